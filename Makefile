@@ -1,0 +1,64 @@
+# The two commands of the README: `make figures` and `make test`.
+# Each creates .venv when it is missing and installs the package into it; the install is
+# redone only when pyproject.toml changes (stamp files inside .venv).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP_DEV       := $(VENV)/.stamp-dev
+STAMP_NOTEBOOKS := $(VENV)/.stamp-notebooks
+NOTEBOOKS := $(wildcard notebooks/*.ipynb)
+SANITIZE  := $(wildcard notebooks/sanitize.cfg)
+NBVAL_FLAGS := --nbval --nbval-current-env $(if $(SANITIZE),--nbval-sanitize-with $(SANITIZE))
+
+.PHONY: help test figures lint format bench lab clean
+
+help:
+	@echo "make figures  run every notebook headless and write figures/"
+	@echo "make test     unit tests, then the notebooks checked by nbval"
+	@echo "make lint     ruff check"
+	@echo "make format   ruff format (rewrites files)"
+	@echo "make bench    benchmarks/run.py"
+	@echo "make lab      JupyterLab on notebooks/"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP_DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e ".[dev]"
+	touch $@ $(STAMP_NOTEBOOKS)
+
+$(STAMP_NOTEBOOKS): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e ".[notebooks]"
+	touch $@
+
+# pytest exits with 5 when it collects no test; that is not a failure here.
+test: $(STAMP_DEV)
+	$(BIN)/python -m pytest tests || [ $$? -eq 5 ]
+ifneq ($(NOTEBOOKS),)
+	$(BIN)/python -m pytest $(NBVAL_FLAGS) notebooks/ || [ $$? -eq 5 ]
+else
+	@echo "no notebooks/*.ipynb: nothing for nbval to check"
+endif
+
+figures: $(STAMP_NOTEBOOKS)
+	$(BIN)/ha-toolkit figures
+
+lint: $(STAMP_DEV)
+	$(BIN)/ruff check .
+
+format: $(STAMP_DEV)
+	$(BIN)/ruff format .
+
+bench: $(STAMP_DEV)
+	@if [ -f benchmarks/run.py ]; then \
+		$(BIN)/python benchmarks/run.py; \
+	else \
+		echo "no benchmarks/run.py"; \
+	fi
+
+lab: $(STAMP_NOTEBOOKS)
+	$(BIN)/jupyter lab notebooks
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .hypothesis

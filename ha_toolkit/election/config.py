@@ -1,0 +1,287 @@
+"""Leader-election configuration with client-go's validation, and named presets.
+
+``ElectionConfig`` holds the three timing parameters of client-go's
+``tools/leaderelection`` package (LeaseDuration, RenewDeadline, RetryPeriod) plus what the
+timing models need: the jitter factor of the followers' retry loop, the number of
+candidates, the latency of one API call and whether the leader releases the lease on a
+clean shutdown. Construction validates like client-go's ``NewLeaderElector``
+(``tools/leaderelection/leaderelection.go``), in the same order and with the same messages.
+
+Presets (``ElectionConfig.preset("kube-scheduler")``) come from
+``data/leader_election_presets.csv``, whose README names the upstream source of each row.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import numbers
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ha_toolkit._data import data_path
+from ha_toolkit.durations import parse_duration
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["CLIENT_GO_JITTER_FACTOR", "ElectionConfig", "preset_names", "presets_frame"]
+
+CLIENT_GO_JITTER_FACTOR = 1.2
+"""client-go's package constant ``JitterFactor``, used by ``NewLeaderElector``'s validation."""
+
+PRESETS_FILE = "leader_election_presets.csv"
+_PRESET_COLUMNS = (
+    "name",
+    "lease_duration",
+    "renew_deadline",
+    "retry_period",
+    "release_on_cancel",
+    "source",
+    "notes",
+)
+_NS_PER_S = 1_000_000_000
+
+
+def _nanoseconds(seconds: float) -> int:
+    """Seconds -> integer nanoseconds, as a Go ``time.Duration`` holds them."""
+    return round(seconds * _NS_PER_S)
+
+
+@dataclass(frozen=True)
+class ElectionConfig:
+    """Timing configuration of one leader election (client-go semantics).
+
+    Durations may be given as seconds or as strings such as ``"15s"``, ``"1m30s"``,
+    ``"500ms"`` or as :class:`datetime.timedelta`; they are stored as float seconds.
+
+    Parameters
+    ----------
+    lease_duration : float or str or timedelta
+        LeaseDuration: how long followers wait, after last seeing the lease record change,
+        before they may take the lease.
+    renew_deadline : float or str or timedelta
+        RenewDeadline: how long the leader keeps retrying a renewal before it stops leading.
+    retry_period : float or str or timedelta
+        RetryPeriod: the pause between attempts of the leader's renew loop and the base
+        pause of the followers' acquire loop.
+    jitter_factor : float, default 1.2
+        Followers wait ``retry_period * (1 + jitter_factor * U)``, U ~ Uniform[0, 1),
+        between attempts. 0 means no jitter. client-go uses the constant 1.2.
+    candidates : int, default 3
+        Number of processes contending (the leader plus ``candidates - 1`` followers).
+    api_latency : float or str or timedelta, default 0
+        Round-trip time of one API call to the lease.
+    release_on_cancel : bool, default False
+        Whether the leader empties the lease on a clean shutdown (``ReleaseOnCancel``).
+    name : str or None, default None
+        A label, e.g. the preset name.
+
+    Raises
+    ------
+    ValueError
+        A duration that does not parse or is not finite (the message names the field);
+        then, in client-go's order and with its messages:
+        ``leaseDuration must be greater than renewDeadline``,
+        ``renewDeadline must be greater than retryPeriod*JitterFactor`` (checked with
+        client-go's constant 1.2, whatever ``jitter_factor`` is),
+        ``leaseDuration must be greater than zero``, ``renewDeadline must be greater than
+        zero``, ``retryPeriod must be greater than zero``; then a negative or non-finite
+        ``jitter_factor``, ``candidates`` that is not an integer >= 1, a negative
+        ``api_latency``, a non-bool ``release_on_cancel`` or a non-string ``name``.
+
+    Notes
+    -----
+    client-go compares ``time.Duration`` values, integer nanoseconds; the comparisons here
+    use the durations rounded to whole nanoseconds the same way, including the truncation
+    of ``time.Duration(JitterFactor * float64(RetryPeriod))``.
+
+    Examples
+    --------
+    >>> cfg = ElectionConfig("15s", "10s", "2s")
+    >>> cfg.lease_duration, cfg.followers
+    (15.0, 2)
+    >>> ElectionConfig.preset("openshift").retry_period
+    26.0
+    """
+
+    lease_duration: float
+    renew_deadline: float
+    retry_period: float
+    jitter_factor: float = CLIENT_GO_JITTER_FACTOR
+    candidates: int = 3
+    api_latency: float = 0.0
+    release_on_cancel: bool = False
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        for field_name in ("lease_duration", "renew_deadline", "retry_period", "api_latency"):
+            seconds = parse_duration(getattr(self, field_name), name=field_name)
+            object.__setattr__(self, field_name, seconds)
+
+        # client-go NewLeaderElector, in its order, on integer nanoseconds.
+        ld = _nanoseconds(self.lease_duration)
+        rd = _nanoseconds(self.renew_deadline)
+        rp = _nanoseconds(self.retry_period)
+        if ld <= rd:
+            raise ValueError("leaseDuration must be greater than renewDeadline")
+        if rd <= int(CLIENT_GO_JITTER_FACTOR * float(rp)):
+            raise ValueError("renewDeadline must be greater than retryPeriod*JitterFactor")
+        if ld < 1:
+            raise ValueError("leaseDuration must be greater than zero")
+        if rd < 1:
+            raise ValueError("renewDeadline must be greater than zero")
+        if rp < 1:
+            raise ValueError("retryPeriod must be greater than zero")
+
+        jitter = self.jitter_factor
+        if isinstance(jitter, bool) or not isinstance(jitter, numbers.Real):
+            raise ValueError(f"invalid jitter_factor {jitter!r}: expected a number >= 0")
+        jitter = float(jitter)
+        if not math.isfinite(jitter) or jitter < 0:
+            raise ValueError(f"invalid jitter_factor {jitter!r}: must be finite and >= 0")
+        object.__setattr__(self, "jitter_factor", jitter)
+
+        candidates = self.candidates
+        if isinstance(candidates, bool) or not isinstance(candidates, numbers.Integral):
+            raise ValueError(f"invalid candidates {candidates!r}: expected an integer >= 1")
+        if candidates < 1:
+            raise ValueError(f"invalid candidates {candidates!r}: must be >= 1")
+        object.__setattr__(self, "candidates", int(candidates))
+
+        if self.api_latency < 0:
+            raise ValueError(f"invalid api_latency {self.api_latency!r}: must be >= 0")
+
+        release = self.release_on_cancel
+        if not isinstance(release, bool | np.bool_):
+            raise ValueError(f"invalid release_on_cancel {release!r}: expected True or False")
+        object.__setattr__(self, "release_on_cancel", bool(release))
+
+        if self.name is not None and not isinstance(self.name, str):
+            raise ValueError(f"invalid name {self.name!r}: expected a string or None")
+
+    @property
+    def followers(self) -> int:
+        """Number of followers, ``candidates - 1``."""
+        return self.candidates - 1
+
+    @property
+    def record_lease_duration(self) -> float:
+        """The lease duration as the Lease record stores it: whole seconds, truncated.
+
+        client-go writes ``LeaseDurationSeconds = int(LeaseDuration / time.Second)``, and
+        since Kubernetes 1.27 followers judge expiry by the record's value, not their own.
+        """
+        return float(_nanoseconds(self.lease_duration) // _NS_PER_S)
+
+    @property
+    def renew_period(self) -> float:
+        """Time between the starts of two successful renewals, ``retry_period + api_latency``."""
+        return self.retry_period + self.api_latency
+
+    @classmethod
+    def preset(cls, name: str, /, **overrides: Any) -> ElectionConfig:
+        """Build the configuration of a named component.
+
+        Parameters
+        ----------
+        name : str
+            A preset name (case-insensitive), see :func:`preset_names`.
+        **overrides
+            Fields to change, e.g. ``candidates=5`` or ``api_latency="20ms"``.
+
+        Returns
+        -------
+        ElectionConfig
+            With ``name`` set to the preset name unless overridden.
+
+        Raises
+        ------
+        ValueError
+            If ``name`` is not a known preset; the message lists the known names.
+        """
+        rows = _preset_rows()
+        key = name.strip().lower() if isinstance(name, str) else name
+        if key not in rows:
+            known = ", ".join(rows)
+            raise ValueError(f"unknown preset {name!r}; known presets: {known}")
+        row = rows[key]
+        values: dict[str, Any] = {
+            "lease_duration": row["lease_duration"],
+            "renew_deadline": row["renew_deadline"],
+            "retry_period": row["retry_period"],
+            "release_on_cancel": row["release_on_cancel"],
+            "name": row["name"],
+        }
+        unknown = set(overrides) - {f.name for f in fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown ElectionConfig field(s): {', '.join(sorted(unknown))}")
+        values.update(overrides)
+        return cls(**values)
+
+    @classmethod
+    def presets(cls) -> pd.DataFrame:
+        """The preset table as a DataFrame, see :func:`presets_frame`."""
+        return presets_frame()
+
+
+@lru_cache(maxsize=1)
+def _preset_rows() -> dict[str, dict[str, Any]]:
+    path = data_path(PRESETS_FILE)
+    rows: dict[str, dict[str, Any]] = {}
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if tuple(reader.fieldnames or ()) != _PRESET_COLUMNS:
+            raise ValueError(
+                f"{PRESETS_FILE}: expected columns {', '.join(_PRESET_COLUMNS)}, "
+                f"got {reader.fieldnames}"
+            )
+        for line, raw in enumerate(reader, start=2):
+            flag = raw["release_on_cancel"].strip().lower()
+            if flag not in ("true", "false"):
+                raise ValueError(
+                    f"{PRESETS_FILE} line {line}: release_on_cancel must be true or false, "
+                    f"got {raw['release_on_cancel']!r}"
+                )
+            row: dict[str, Any] = {
+                "name": raw["name"].strip(),
+                "lease_duration": parse_duration(raw["lease_duration"], "lease_duration"),
+                "renew_deadline": parse_duration(raw["renew_deadline"], "renew_deadline"),
+                "retry_period": parse_duration(raw["retry_period"], "retry_period"),
+                "release_on_cancel": flag == "true",
+                "source": raw["source"].strip(),
+                "notes": raw["notes"].strip(),
+            }
+            rows[row["name"].lower()] = row
+    return rows
+
+
+def preset_names() -> list[str]:
+    """Names of the presets, in the order of the data file."""
+    return [row["name"] for row in _preset_rows().values()]
+
+
+def presets_frame() -> pd.DataFrame:
+    """The preset table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per preset with columns ``name``, ``lease_duration``, ``renew_deadline``,
+        ``retry_period`` (float seconds), ``release_on_cancel`` (bool), ``source`` and
+        ``notes``.
+    """
+    import pandas as pd
+
+    frame = pd.DataFrame(list(_preset_rows().values()), columns=list(_PRESET_COLUMNS))
+    return frame.astype(
+        {
+            "lease_duration": float,
+            "renew_deadline": float,
+            "retry_period": float,
+            "release_on_cancel": bool,
+        }
+    )

@@ -1,0 +1,169 @@
+"""Exact leader-switch timing of client-go leader election.
+
+The model follows ``k8s.io/client-go/tools/leaderelection/leaderelection.go``:
+
+* **Followers** run ``acquire``: ``wait.JitterUntil(tryAcquireOrRenew, RP, J, sliding=true)``.
+  Each attempt GETs the Lease; the next attempt starts ``RP * (1 + J*U)`` after the attempt
+  returns (``wait.Jitter``), so attempt starts are a renewal process with gaps
+  ``l + RP * (1 + J*U)``, U ~ Uniform[0, 1), l the API round trip.
+* ``tryAcquireOrRenew`` captures ``now`` before the GET; when the record read differs from
+  the last one seen it sets ``observedTime`` to the time after the GET; it refuses while
+  ``observedTime + LeaseDurationSeconds`` is after ``now``. The record's
+  ``LeaseDurationSeconds`` holds whole seconds (``int(LeaseDuration / time.Second)``).
+* **The leader** runs ``renew``: ``wait.Until(cycle, RP)``; a healthy cycle is one
+  optimistic Update (the fast path since client-go 1.30), so a new record is committed
+  every ``RP + l``.
+* **Release** (``ReleaseOnCancel``): the leader writes an empty ``HolderIdentity``; a follower
+  takes a record with no holder at its next attempt.
+
+API calls take ``l = cfg.api_latency`` for the round trip and act on the server at the
+midpoint. Follower acquisition completes when its Update returns, ``2 l`` after its
+attempt starts (GET, then Update).
+
+Crash failover, from the crash to the first follower's acquisition::
+
+    LDrec + 2.5 l - phi + min over followers of (R_i + O_i)
+
+* ``phi`` ~ Uniform[0, RP + l): the leader's time since its last committed renewal;
+* ``R_i``: follower i's stationary residual time to its first attempt that reads that last
+  renewal (the equilibrium distribution of its gap);
+* ``O_i``: the overshoot of its later attempts past ``observedTime + LDrec`` (renewal theory,
+  summed over the number of attempts).
+
+Release failover: ``2 l + min over followers of R_i``, from the moment the release is sent.
+
+Everything is computed with :mod:`ha_toolkit.distribution` on one lattice whose step
+divides ``RP + l``; the only approximation is that lattice (CDF error O(step**2)).
+"""
+
+from __future__ import annotations
+
+import math
+
+from ha_toolkit.distribution import (
+    Distribution,
+    equilibrium,
+    min_of,
+    point,
+    renewal_overshoot,
+    uniform,
+)
+from ha_toolkit.election.config import ElectionConfig
+
+__all__ = [
+    "SCENARIOS",
+    "crash_failover",
+    "failover",
+    "follower_gap",
+    "lattice_step",
+    "release_failover",
+]
+
+SCENARIOS = ("crash", "release")
+
+# Cells per jitter width (or per retry period without jitter) on the default lattice.
+_CELLS_PER_PERIOD = 300
+# Largest lattice the default step allows over the failover's support.
+_MAX_POINTS = 20_000
+
+
+def lattice_step(cfg: ElectionConfig) -> float:
+    """Default lattice step for ``cfg``: a whole fraction of the renew period ``RP + l``.
+
+    Fine enough for 300 cells across the jitter width (or across RP with no jitter) and
+    coarse enough that the crash failover's support holds at most 20 000 points.
+    """
+    period = cfg.retry_period + cfg.api_latency
+    width = cfg.jitter_factor * cfg.retry_period or cfg.retry_period
+    target = width / _CELLS_PER_PERIOD
+    support = cfg.record_lease_duration + 2.5 * cfg.api_latency + 2 * (
+        (1 + cfg.jitter_factor) * cfg.retry_period + cfg.api_latency
+    )
+    target = max(target, support / _MAX_POINTS)
+    return period / math.ceil(period / target)
+
+
+def follower_gap(cfg: ElectionConfig, step: float | None = None) -> Distribution:
+    """Time between the starts of two consecutive acquire attempts of a follower.
+
+    ``l + RP * (1 + J * U)``, U ~ Uniform[0, 1): the attempt's own GET, then
+    ``wait.Jitter(RP, J)`` (apimachinery ``pkg/util/wait``), as ``JitterUntil`` with
+    ``sliding=true`` starts the wait after the attempt returns.
+    """
+    step = lattice_step(cfg) if step is None else step
+    low = cfg.api_latency + cfg.retry_period
+    if cfg.jitter_factor == 0:
+        return point(low, step)
+    return uniform(low, low + cfg.jitter_factor * cfg.retry_period, step, origin=0.0)
+
+
+def _check_failover_inputs(cfg: ElectionConfig, scenario: str) -> None:
+    if not isinstance(cfg, ElectionConfig):
+        raise TypeError(f"cfg must be an ElectionConfig, got {type(cfg).__name__}")
+    if scenario not in SCENARIOS:
+        raise ValueError(f"scenario must be one of {', '.join(SCENARIOS)}; got {scenario!r}")
+    if cfg.candidates < 2:
+        raise ValueError(
+            "a failover needs candidates >= 2 (the leader and at least one follower), "
+            f"got candidates={cfg.candidates}"
+        )
+
+
+def crash_failover(cfg: ElectionConfig, step: float | None = None) -> Distribution:
+    """Time from the leader's crash (no release) to a follower's successful acquisition.
+
+    The crash falls at a moment independent of every loop, so the leader's time since its
+    last committed renewal is Uniform[0, RP + l). Each follower first reads that last
+    record at its first attempt whose GET reaches the server after it (``observedTime`` is
+    set, ``tryAcquireOrRenew`` step 2), then acquires at its first attempt starting at or
+    after ``observedTime + LeaseDurationSeconds``; the first follower to get there wins
+    (optimistic concurrency on the Update).
+    """
+    _check_failover_inputs(cfg, "crash")
+    step = lattice_step(cfg) if step is None else step
+    gap = follower_gap(cfg, step)
+    latency = cfg.api_latency
+    to_first_read = equilibrium(gap, step)
+    past_expiry = renewal_overshoot(gap, cfg.record_lease_duration + latency)
+    one_follower = to_first_read + past_expiry
+    first = min_of(*([one_follower] * cfg.followers))
+    leader_phase = uniform(0.0, cfg.retry_period + latency, step, origin=0.0)
+    return first - leader_phase + (cfg.record_lease_duration + 2.5 * latency)
+
+
+def release_failover(cfg: ElectionConfig, step: float | None = None) -> Distribution:
+    """Time from the leader's release (``ReleaseOnCancel``) to a follower's acquisition.
+
+    ``release()`` writes a record with an empty ``HolderIdentity``; a follower whose GET
+    reads it skips the expiry check and updates at once, so the time is the first
+    follower's stationary residual time to its next attempt plus the GET and the Update.
+    """
+    _check_failover_inputs(cfg, "release")
+    step = lattice_step(cfg) if step is None else step
+    gap = follower_gap(cfg, step)
+    to_next_attempt = equilibrium(gap, step)
+    return min_of(*([to_next_attempt] * cfg.followers)) + 2.0 * cfg.api_latency
+
+
+def failover(cfg: ElectionConfig, scenario: str = "crash", *, step: float | None = None):
+    """Distribution of the leader-switch time.
+
+    Parameters
+    ----------
+    cfg : ElectionConfig
+        Lease settings, jitter, candidates and API latency.
+    scenario : {"crash", "release"}
+        ``"crash"``: the leader dies without releasing (see :func:`crash_failover`);
+        ``"release"``: it releases the lease on a clean shutdown (:func:`release_failover`).
+    step : float, optional
+        Lattice step in seconds; by default :func:`lattice_step`.
+
+    Returns
+    -------
+    Distribution
+        Seconds from the crash (or release) until a follower holds the lease.
+    """
+    _check_failover_inputs(cfg, scenario)
+    if scenario == "crash":
+        return crash_failover(cfg, step)
+    return release_failover(cfg, step)
