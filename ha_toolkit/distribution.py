@@ -213,8 +213,8 @@ class Distribution:
         in_cell = (before[k] >= q_arr) & (k > 0)
         km1 = np.maximum(k - 1, 0)
         cell_mass = np.append(self._cells, 0.0)[km1]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            frac = np.where(cell_mass > 0, (q_arr - at[km1]) / cell_mass, 1.0)
+        rise = np.broadcast_to(q_arr - at[km1], cell_mass.shape)
+        frac = np.divide(rise, cell_mass, out=np.ones(cell_mass.shape), where=cell_mass > 0)
         x_cell = self._t0 + self._step * (km1 + np.clip(frac, 0.0, 1.0))
         x_atom = self._t0 + self._step * k
         value = np.where(in_cell, x_cell, x_atom)
