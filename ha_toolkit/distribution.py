@@ -269,6 +269,25 @@ class Distribution:
             value += float(self._cells @ (func(pts) @ (0.5 * weights)))
         return value
 
+    def integrated_cdf(self, x):
+        """The integral of the CDF from minus infinity to ``x``, exact for this representation.
+
+        ``E[max(x - X, 0)]``; differences of it give integrals of the CDF over intervals.
+        """
+        x = np.asarray(x, dtype=float)
+        at, _ = self._cumulative()
+        grid = self.grid
+        cells = np.append(self._cells, 0.0)
+        # integral of F over source cell k: step * (F(x_k) + cells_k / 2)
+        cum = np.concatenate(([0.0], np.cumsum(self._step * (at[:-1] + 0.5 * self._cells))))
+        u = (x - grid[0]) / self._step
+        k = np.clip(np.floor(u), 0, grid.size - 1).astype(np.int64)
+        d = np.clip(x - grid[k], 0.0, None)
+        inside = cum[k] + at[k] * d + cells[k] * np.clip(d / self._step, 0.0, 1.0) * d / 2.0
+        value = np.where(u >= 0, inside, 0.0)
+        value = np.where(x > grid[-1], cum[-1] + at[-1] * (x - grid[-1]), value)
+        return value if np.ndim(value) else float(value)
+
     def sample(self, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
         """Draw ``n`` independent values.
 
@@ -652,26 +671,8 @@ def equilibrium(gap: Distribution, step: float | None = None) -> Distribution:
         raise ValueError("gap must have a positive mean")
     n = math.ceil(hi / step - _LATTICE_TOL)
     y = step * np.arange(n + 1)
-    # integral_0^y P(gap > u) du = y - integral_0^y F(u) du, with F piecewise linear.
-    at, _ = gap._cumulative()
-    x = gap.grid
-    cells = np.append(gap._cells, 0.0)
-    # integral of F over each source cell: step * (F(x_k) + cells_k / 2)
-    cum_int = np.concatenate(([0.0], np.cumsum(gap.step * (at[:-1] + 0.5 * gap._cells))))
-    u = (y - x[0]) / gap.step
-    k = np.clip(np.floor(u), 0, x.size - 1).astype(np.int64)
-    d = np.clip(y - x[k], 0.0, None)
-    d = np.where(u >= 0, d, 0.0)
-    frac = np.clip(d / gap.step, 0.0, 1.0)
-    int_f = np.where(
-        u >= 0,
-        cum_int[k] + at[k] * d + cells[k] * frac * d / 2.0,
-        0.0,
-    )
-    # beyond the last lattice point F == 1
-    beyond = np.clip(y - x[-1], 0.0, None)
-    int_f = np.where(y > x[-1], cum_int[-1] + beyond, int_f)
-    integrated_survival = y - int_f
+    # integral_0^y P(gap > u) du = y - integral_0^y F(u) du (F = 0 below 0)
+    integrated_survival = y - gap.integrated_cdf(y)
     dens_cells = np.maximum(np.diff(integrated_survival), 0.0) / mean
     return Distribution(0.0, step, np.zeros(n + 1), dens_cells / dens_cells.sum())._trimmed()
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import math
 import numbers
+import warnings
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,18 @@ from ha_toolkit.durations import parse_duration
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["CLIENT_GO_JITTER_FACTOR", "ElectionConfig", "preset_names", "presets_frame"]
+__all__ = [
+    "CLIENT_GO_JITTER_FACTOR",
+    "ElectionConfig",
+    "LeaseOverlapWarning",
+    "preset_names",
+    "presets_frame",
+]
+
+
+class LeaseOverlapWarning(UserWarning):
+    """LeaseDuration leaves no margin over RenewDeadline + RetryPeriod (two leaders possible)."""
+
 
 CLIENT_GO_JITTER_FACTOR = 1.2
 """client-go's package constant ``JitterFactor``, used by ``NewLeaderElector``'s validation."""
@@ -162,6 +174,17 @@ class ElectionConfig:
 
         if self.name is not None and not isinstance(self.name, str):
             raise ValueError(f"invalid name {self.name!r}: expected a string or None")
+
+        if self.lease_duration <= self.renew_deadline + self.retry_period:
+            # client-go accepts this, but a cut-off leader may still act after a follower
+            # has taken over: its renew deadline ends up to RP + RD after its last renewal.
+            warnings.warn(
+                f"leaseDuration ({self.lease_duration:g}s) <= renewDeadline + retryPeriod "
+                f"({self.renew_deadline + self.retry_period:g}s): a partitioned leader can "
+                "still act after a follower takes the lease",
+                LeaseOverlapWarning,
+                stacklevel=3,
+            )
 
     @property
     def followers(self) -> int:

@@ -55,6 +55,7 @@ __all__ = [
     "crash_failover",
     "failover",
     "follower_gap",
+    "follower_lag",
     "lattice_step",
     "release_failover",
 ]
@@ -109,6 +110,23 @@ def _check_failover_inputs(cfg: ElectionConfig, scenario: str) -> None:
         )
 
 
+def follower_lag(cfg: ElectionConfig, step: float | None = None) -> Distribution:
+    """Time from the leader's last committed renewal until the first follower may act.
+
+    ``min over followers of (R_i + O_i)``: follower i first reads that last record ``R_i``
+    after it was written (less half a round trip), and its first attempt at or after
+    ``observedTime + LeaseDurationSeconds`` comes ``O_i`` after that expiry. Crash failover
+    and term overlap are both this lag shifted by fixed amounts (and, for the crash, less
+    the leader's phase).
+    """
+    step = lattice_step(cfg) if step is None else step
+    gap = follower_gap(cfg, step)
+    to_first_read = equilibrium(gap, step)
+    past_expiry = renewal_overshoot(gap, cfg.record_lease_duration + cfg.api_latency)
+    one_follower = to_first_read + past_expiry
+    return min_of(*([one_follower] * cfg.followers))
+
+
 def crash_failover(cfg: ElectionConfig, step: float | None = None) -> Distribution:
     """Time from the leader's crash (no release) to a follower's successful acquisition.
 
@@ -117,18 +135,14 @@ def crash_failover(cfg: ElectionConfig, step: float | None = None) -> Distributi
     record at its first attempt whose GET reaches the server after it (``observedTime`` is
     set, ``tryAcquireOrRenew`` step 2), then acquires at its first attempt starting at or
     after ``observedTime + LeaseDurationSeconds``; the first follower to get there wins
-    (optimistic concurrency on the Update).
+    (optimistic concurrency on the Update). See :func:`follower_lag`.
     """
     _check_failover_inputs(cfg, "crash")
     step = lattice_step(cfg) if step is None else step
-    gap = follower_gap(cfg, step)
     latency = cfg.api_latency
-    to_first_read = equilibrium(gap, step)
-    past_expiry = renewal_overshoot(gap, cfg.record_lease_duration + latency)
-    one_follower = to_first_read + past_expiry
-    first = min_of(*([one_follower] * cfg.followers))
     leader_phase = uniform(0.0, cfg.retry_period + latency, step, origin=0.0)
-    return first - leader_phase + (cfg.record_lease_duration + 2.5 * latency)
+    lag = follower_lag(cfg, step)
+    return lag - leader_phase + (cfg.record_lease_duration + 2.5 * latency)
 
 
 def release_failover(cfg: ElectionConfig, step: float | None = None) -> Distribution:
