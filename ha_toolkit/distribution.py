@@ -41,6 +41,7 @@ __all__ = [
     "from_cdf",
     "from_samples",
     "max_of",
+    "measure_sum",
     "min_of",
     "mixture",
     "point",
@@ -441,8 +442,11 @@ class Distribution:
                 cells *= 1.0 + lost / s
         return self._like(self._t0 + self._step * keep_from, atoms, cells)
 
-    def _split_at(self, level: float) -> tuple[Distribution, Distribution]:
-        """The sub-measures on (-inf, level) and [level, inf).
+    def split_at(self, level: float) -> tuple[Distribution, Distribution]:
+        """The sub-probability measures on (-inf, level) and [level, inf).
+
+        Their masses (``.total``) add up to this one's; combine such parts again with
+        :func:`measure_sum`.
 
         A cell that straddles ``level`` is split in proportion to length; the part above
         stays spread over the whole cell (an O(step) displacement of that sliver).
@@ -600,6 +604,22 @@ def from_samples(samples, step: float, origin: float = 0.0) -> Distribution:
     return Distribution(origin + step * k0, step, np.zeros(counts.size + 1), counts / x.size)
 
 
+def measure_sum(*parts: Distribution) -> Distribution:
+    """Add (sub-probability) measures, e.g. the pieces made by :meth:`Distribution.split_at`.
+
+    Parts with no mass are skipped; the result's mass is the sum of the parts' masses.
+    """
+    parts = tuple(p for p in parts if p.total > 0)
+    if not parts:
+        raise ValueError("measure_sum needs at least one part with mass")
+    if len(parts) == 1:
+        return parts[0]
+    t0, step, embedded = _on_common_lattice(parts)
+    atoms = sum(a for a, _ in embedded)
+    cells = sum(c for _, c in embedded)
+    return Distribution(t0, step, atoms, cells, _defective=True)._trimmed()
+
+
 def min_of(*dists: Distribution) -> Distribution:
     """Distribution of the minimum of independent durations (exact at lattice points)."""
     return _extreme(dists, smallest=True)
@@ -698,10 +718,8 @@ def renewal_overshoot(gap: Distribution, level: float) -> Distribution:
     pieces = []
     while below.total > 1e-15:
         nxt = below + gap
-        below, above = nxt._split_at(level)
+        below, above = nxt.split_at(level)
         if above.total > 0:
             pieces.append(above)
-    t0, step, embedded = _on_common_lattice(pieces)
-    atoms = sum(a for a, _ in embedded)
-    cells = sum(c for _, c in embedded)
-    return Distribution(t0 - level, step, atoms, cells)._trimmed()
+    total = measure_sum(*pieces)
+    return total.shift(-level)

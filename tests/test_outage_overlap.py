@@ -149,20 +149,25 @@ def test_leaderless_after_partition_is_the_negative_overlap():
 
 # ---------------------------------------------------------------- leaderless after an outage
 def test_leaderless_after_a_refused_outage():
-    # Lost 20 s outage: the leader stops at u + 10 (u ~ U[0, 2)); a follower polls first at
-    # 20 + R (R ~ U[0, 2)): the gap is 10 + R - u, triangular on (8, 12).
+    # One follower polling every 2 s, like the leader renews; the outage starts phi ~ U[0, 2)
+    # after the last renewal w and the follower's first read of w comes R ~ U[0, 2) after it.
+    # The leader stops at 12 - phi. If R < phi the follower knew w before the outage and
+    # takes the lease at its first poll after it, at 22 + R - phi: a gap of 10 + R. If not,
+    # it reads w at 20 + R - phi as a change and waits a full lease: 36 + R - phi, gap 24 + R.
     cfg = ElectionConfig(15, 10, 2, jitter_factor=0, candidates=2)
     gap = leaderless_after_outage(cfg, 20)
-    assert gap.mean() == pytest.approx(10.0, abs=1e-6)
-    assert gap.cdf(9.0) == pytest.approx(0.125, abs=1e-9)
-    assert gap.support() == pytest.approx((8.0, 12.0), abs=1e-9)
+    assert gap.mean() == pytest.approx(0.5 * (10 + 2 / 3) + 0.5 * (24 + 4 / 3), abs=1e-6)
+    # P(gap <= 11) = P(R < phi, R <= 1) = 3/8; P(gap <= 25) = 1/2 + P(R >= phi, R <= 1) = 5/8
+    assert gap.cdf(11.0) == pytest.approx(0.375, abs=1e-9)
+    assert gap.cdf(25.0) == pytest.approx(0.625, abs=1e-9)
+    assert gap.support() == pytest.approx((10.0, 26.0), abs=1e-9)
 
 
 def test_leaderless_after_outage_refuses_what_it_cannot_answer():
     with pytest.raises(ValueError, match="always survived"):
         leaderless_after_outage(DEFAULTS, 7)
-    with pytest.raises(ValueError, match="at least the lease"):
-        leaderless_after_outage(DEFAULTS, 12)
+    with pytest.raises(ValueError, match="not modelled exactly"):
+        leaderless_after_outage(DEFAULTS, 12, "blackhole")
     with pytest.raises(ValueError, match="candidates >= 2"):
         leaderless_after_outage(replace(DEFAULTS, candidates=1), 20)
 

@@ -38,7 +38,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ha_toolkit.distribution import Distribution, equilibrium, min_of, point, uniform
+from ha_toolkit.distribution import (
+    Distribution,
+    equilibrium,
+    measure_sum,
+    min_of,
+    mixture,
+    renewal_overshoot,
+)
 from ha_toolkit.durations import parse_duration
 from ha_toolkit.election.config import ElectionConfig
 from ha_toolkit.election.timing import follower_gap, lattice_step
@@ -58,6 +65,8 @@ __all__ = [
 ]
 
 MODES = ("refuse", "blackhole")
+# Mass below which a walk through the outage counts as finished.
+_NEGLIGIBLE = 1e-13
 
 
 def http_timeout(cfg: ElectionConfig) -> float:
@@ -244,36 +253,73 @@ def crash_loop_backoff(restart: int) -> float:
     return float(min(10.0 * 2 ** (int(restart) - 1), 300.0))
 
 
+def _first_poll_after_outage(
+    polls: Distribution,
+    outage: float,
+    lat: float,
+    normal_gap: Distribution,
+    outage_gap: Distribution,
+) -> Distribution:
+    """Measure of a follower's first attempt start whose GET acts after the outage ends.
+
+    ``polls`` is the (sub-probability) measure of one attempt's start, relative to the outage
+    start. An attempt whose GET acts before the outage or during it is followed by the next
+    one after ``normal_gap`` or ``outage_gap``; the walk goes on until every path has an
+    attempt acting at or after ``outage``.
+    """
+    done = []
+    pending = polls
+    while pending.total > _NEGLIGIBLE:
+        before, rest = pending.split_at(-lat / 2)
+        during, after = rest.split_at(outage - lat / 2)
+        done.append(after)
+        moved = [part + gap for part, gap in ((before, normal_gap), (during, outage_gap))]
+        moved = [m for m in moved if m.total > 0]
+        if not moved:
+            break
+        pending = measure_sum(*moved)
+    return measure_sum(*done)
+
+
 def leaderless_after_outage(
     cfg: ElectionConfig,
     outage: float | str,
     mode: str = "refuse",
     *,
     startup: float | str | Distribution = 0.0,
+    phases: int = 48,
     step: float | None = None,
 ) -> Distribution:
-    """Leaderless time caused by an outage of length T that the leader does not survive.
+    """Leaderless time after an outage of length T that the leader does not survive.
 
-    Conditional on the loss: the leader stops at its deadline ``t0 + RD``; a follower takes
-    the lease at its first attempt whose GET acts after the outage ends (its stale
-    ``observedTime + LeaseDurationSeconds`` has passed by then, which needs
-    ``T >= LDrec + 1.5 l``), then the new leader needs ``startup`` (e.g. cache sync) before
-    it acts. From the stop to acting::
+    From the leader's stop (its failing cycle's deadline, ``OnStoppedLeading``) until a
+    follower's acquiring Update returns, plus ``startup`` (the new leader's time from the
+    lease to acting, e.g. a cache sync).
 
-        T + 2 l - RD - u + min over followers of R_i + startup,  u ~ U[0, min(RP + l, T - A))
+    The outage starts ``phi ~ Uniform[0, RP + l)`` after the leader's last committed renewal
+    ``w`` (the loss happens for the larger phases, see :func:`outage_survival`); the leader
+    stops at ``RP + l - phi - l/2 + RD`` after the outage start. Each follower first attempts
+    to read ``w`` at ``R - phi - l/2`` (``R``: its stationary residual time). Then:
 
-    ``R_i`` is the follower's stationary residual time to its next attempt. In
-    ``"refuse"`` mode the followers' failing GETs keep their rhythm and this is exact. In
-    ``"blackhole"`` mode their GETs hang for the HTTP timeout, so their gaps during the
-    outage are ``timeout + RP (1 + J U)``; taking the residual of that rhythm is exact once
-    the outage is several such gaps long, an approximation for shorter ones.
+    * if that read acted before the outage, the follower knows ``w``; when its lease has
+      expired by the outage's end it takes the lease at its first attempt acting after
+      the outage, otherwise at its first attempt ``LDrec + l`` after that read;
+    * if not, its first successful read after the outage sees ``w`` as a change and starts
+      ``observedTime`` afresh, so it takes the lease a full ``LDrec + l`` (plus the
+      overshoot of its attempts) later.
+
+    During the outage a follower's failing GET takes one round trip (``"refuse"``) or hangs
+    for the HTTP timeout (``"blackhole"``), so its attempts are walked through the outage
+    on the lattice, exactly. The phase ``phi`` is integrated by the midpoint rule over
+    ``phases`` points, the one approximation beyond the lattice.
 
     Raises
     ------
     ValueError
-        If the outage is always survived (there is no loss to condition on), the outage is
-        shorter than ``LDrec + 1.5 l`` (followers would still wait for the lease to expire),
-        or there are no followers.
+        If the outage is always survived (no loss to condition on), if there are no
+        followers, or for a ``"blackhole"`` outage shorter than ``LDrec + 1.5 l`` that a
+        follower could sit out without its lease expiring (not modelled; use
+        :func:`ha_toolkit.election.simulate.simulate_outage`).
     """
     _check_mode(mode)
     if cfg.candidates < 2:
@@ -281,25 +327,54 @@ def leaderless_after_outage(
             "leaderless_after_outage needs candidates >= 2 (a follower takes over), "
             f"got candidates={cfg.candidates}"
         )
+    if isinstance(phases, bool) or int(phases) != phases or phases < 1:
+        raise ValueError(f"phases must be an integer >= 1, got {phases!r}")
     length = parse_duration(outage, name="outage")
     a = _latest_renewing_offset(cfg, mode)
     lat = cfg.api_latency
     period = cfg.retry_period + lat
+    lease = cfg.record_lease_duration
     if length <= a:
         raise ValueError(f"an outage of {length:g}s is always survived (up to {a:g}s)")
-    if length < cfg.record_lease_duration + 1.5 * lat:
-        raise ValueError(
-            f"outage must be at least the lease ({cfg.record_lease_duration + 1.5 * lat:g}s) "
-            "for the followers' lease to have expired when it ends"
-        )
+    expiry_level = length - 1.5 * lat - lease  # a read before this has expired by the end
     step = lattice_step(cfg) if step is None else step
-    phase = uniform(0.0, min(period, length - a), step, origin=0.0)
-    if mode == "refuse":
-        gap = follower_gap(cfg, step)
-    else:
-        gap = follower_gap(cfg, step) + (http_timeout(cfg) - lat)
-    residual = min_of(*([equilibrium(gap, step)] * cfg.followers))
-    gap_time = residual - phase + (length + 2 * lat - cfg.renew_deadline)
+    normal_gap = follower_gap(cfg, step)
+    outage_gap = normal_gap if mode == "refuse" else normal_gap + (http_timeout(cfg) - lat)
+    residual = equilibrium(normal_gap, step)
+    wait_after_read = renewal_overshoot(normal_gap, lease + lat) + (lease + 3 * lat)
+
+    # the leader is lost for phases phi in (lowest, period); phi is taken on the lattice
+    lowest = max(0.0, period - (length - a))
+    edges = np.linspace(lowest, period, int(phases) + 1)
+    parts, weights = [], []
+    for lo_edge, hi_edge in zip(edges[:-1], edges[1:], strict=True):
+        phi = step * round((lo_edge + hi_edge) / 2 / step)
+        first_read = residual.shift(-phi - lat / 2)
+        knew, missed = first_read.split_at(-lat / 2)
+        expired, fresh = knew.split_at(expiry_level)
+        if mode == "blackhole" and fresh.total > _NEGLIGIBLE:
+            raise ValueError(
+                f"a blackhole outage of {length:g}s is shorter than a follower's lease "
+                f"({lease + 1.5 * lat:g}s): not modelled exactly; use simulate_outage"
+            )
+        pieces = []
+        if expired.total > 0:
+            pieces.append(
+                _first_poll_after_outage(expired, length, lat, normal_gap, outage_gap)
+                + 2 * lat
+            )
+        if fresh.total > 0:
+            pieces.append(fresh + wait_after_read)
+        if missed.total > 0:
+            reread = _first_poll_after_outage(missed, length, lat, normal_gap, outage_gap)
+            pieces.append(reread + wait_after_read)
+        acquired = measure_sum(*pieces)
+        first = min_of(*([acquired] * cfg.followers))
+        stop = period - phi - lat / 2 + cfg.renew_deadline
+        parts.append(first - stop)
+        weights.append(hi_edge - lo_edge)
+    weights = np.asarray(weights, dtype=float)
+    gap = mixture(weights / weights.sum(), parts)
     if isinstance(startup, Distribution):
-        return gap_time + startup
-    return gap_time + point(parse_duration(startup, name="startup"), step)
+        return gap + startup
+    return gap + parse_duration(startup, name="startup")
