@@ -189,8 +189,14 @@ class Distribution:
         return value if np.ndim(value) else float(value)
 
     def sf(self, x):
-        """P(X > x)."""
-        return 1.0 - self.cdf(x)
+        """P(X > x), summed from the right so that small tails keep their precision."""
+        k, frac, before = self._position(x)
+        cells = np.append(self._cells, 0.0)
+        # mass of everything after lattice point k: atoms k+1.. and cells k..
+        after = np.concatenate((np.cumsum((self._atoms[1:] + self._cells)[::-1])[::-1], [0.0]))
+        value = after[k] - cells[k] * frac
+        value = np.where(before, 1.0, np.clip(value, 0.0, 1.0))
+        return value if np.ndim(value) else float(value)
 
     def pdf(self, x):
         """Density of the continuous part (atoms are not densities and are left out)."""

@@ -218,6 +218,12 @@ def test_to_frame_and_summary():
     assert s["std"] == pytest.approx(math.sqrt(1 / 12), rel=1e-12)
 
 
+def test_sf_keeps_small_tails():
+    d = from_cdf(lambda x: 1 - np.exp(-x), 0, 60, 0.01)
+    assert d.sf(30.0) == pytest.approx(np.exp(-30.0), rel=1e-6)
+    assert d.sf(61.0) == 0.0 and d.sf(-1.0) == 1.0
+
+
 def test_pdf_is_the_density_of_the_continuous_part():
     d = uniform(1, 3, 0.1)
     assert d.pdf(2.0) == pytest.approx(0.5)
@@ -282,6 +288,7 @@ def test_cdf_is_monotone_and_within_unit_interval(d, xs):
     f = d.cdf(x)
     assert np.all((f >= 0) & (f <= 1))
     assert np.all(np.diff(f) >= -1e-12)
+    np.testing.assert_allclose(d.sf(x), 1.0 - f, atol=1e-12)
 
 
 @settings(max_examples=60)
