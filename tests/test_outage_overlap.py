@@ -163,13 +163,25 @@ def test_leaderless_after_a_refused_outage():
     assert gap.support() == pytest.approx((10.0, 26.0), abs=1e-9)
 
 
+def test_a_single_candidate_waits_for_its_restart_and_a_full_lease():
+    # Nobody else can take over: the component exits at its deadline (about 10-12 s into a
+    # 20 s outage), is restarted 10 s later, after the outage, reads the record as new and
+    # acquires at its first poll 15 s later: polls every 2 s, so 16 s. Gap: 10 + 16 = 26 s.
+    cfg = ElectionConfig(15, 10, 2, jitter_factor=0, candidates=1)
+    gap = leaderless_after_outage(cfg, 20)
+    assert gap.mean() == pytest.approx(26.0, abs=1e-9)
+    assert gap.std() == pytest.approx(0.0, abs=1e-9)
+    later = leaderless_after_outage(cfg, 20, restart="40s", startup=3)
+    assert later.mean() == pytest.approx(26.0 + 30.0 + 3.0, abs=1e-9)
+
+
 def test_leaderless_after_outage_refuses_what_it_cannot_answer():
     with pytest.raises(ValueError, match="always survived"):
         leaderless_after_outage(DEFAULTS, 7)
     with pytest.raises(ValueError, match="not modelled exactly"):
         leaderless_after_outage(DEFAULTS, 12, "blackhole")
-    with pytest.raises(ValueError, match="candidates >= 2"):
-        leaderless_after_outage(replace(DEFAULTS, candidates=1), 20)
+    with pytest.raises(ValueError, match="restart"):
+        leaderless_after_outage(DEFAULTS, 20, restart=-1)
 
 
 def test_crash_loop_backoff_doubles_to_five_minutes():

@@ -44,6 +44,7 @@ from ha_toolkit.distribution import (
     measure_sum,
     min_of,
     mixture,
+    point,
     renewal_overshoot,
 )
 from ha_toolkit.durations import parse_duration
@@ -287,6 +288,7 @@ def leaderless_after_outage(
     mode: str = "refuse",
     *,
     startup: float | str | Distribution = 0.0,
+    restart: float | str = 10.0,
     phases: int = 48,
     step: float | None = None,
 ) -> Distribution:
@@ -308,6 +310,13 @@ def leaderless_after_outage(
       ``observedTime`` afresh, so it takes the lease a full ``LDrec + l`` (plus the
       overshoot of its attempts) later.
 
+    With a single candidate nobody else can take over: the component exits, the kubelet
+    restarts it after ``restart`` (its crash-loop back-off, 10 s the first time, see
+    :func:`crash_loop_backoff`, plus the process's start until its first lease attempt),
+    and the new process, a new identity that has seen no record yet, must wait a full
+    ``LDrec + l`` after its first successful read. With followers, the restarted old leader
+    is left out of the race: it joins as one more follower that has to wait a full lease.
+
     During the outage a follower's failing GET takes one round trip (``"refuse"``) or hangs
     for the HTTP timeout (``"blackhole"``), so its attempts are walked through the outage
     on the lattice, exactly. The phase ``phi`` is integrated by the midpoint rule over
@@ -322,11 +331,9 @@ def leaderless_after_outage(
         :func:`ha_toolkit.election.simulate.simulate_outage`).
     """
     _check_mode(mode)
-    if cfg.candidates < 2:
-        raise ValueError(
-            "leaderless_after_outage needs candidates >= 2 (a follower takes over), "
-            f"got candidates={cfg.candidates}"
-        )
+    restart_delay = parse_duration(restart, name="restart")
+    if not (math.isfinite(restart_delay) and restart_delay >= 0):
+        raise ValueError(f"restart must be a finite duration >= 0, got {restart!r}")
     if isinstance(phases, bool) or int(phases) != phases or phases < 1:
         raise ValueError(f"phases must be an integer >= 1, got {phases!r}")
     length = parse_duration(outage, name="outage")
@@ -349,6 +356,13 @@ def leaderless_after_outage(
     parts, weights = [], []
     for lo_edge, hi_edge in zip(edges[:-1], edges[1:], strict=True):
         phi = step * round((lo_edge + hi_edge) / 2 / step)
+        stop = period - phi - lat / 2 + cfg.renew_deadline
+        if cfg.candidates == 1:
+            restarted = point(stop + restart_delay, step)
+            reread = _first_poll_after_outage(restarted, length, lat, normal_gap, outage_gap)
+            parts.append(reread + wait_after_read - stop)
+            weights.append(hi_edge - lo_edge)
+            continue
         first_read = residual.shift(-phi - lat / 2)
         knew, missed = first_read.split_at(-lat / 2)
         expired, fresh = knew.split_at(expiry_level)
@@ -370,7 +384,6 @@ def leaderless_after_outage(
             pieces.append(reread + wait_after_read)
         acquired = measure_sum(*pieces)
         first = min_of(*([acquired] * cfg.followers))
-        stop = period - phi - lat / 2 + cfg.renew_deadline
         parts.append(first - stop)
         weights.append(hi_edge - lo_edge)
     weights = np.asarray(weights, dtype=float)
