@@ -6,6 +6,12 @@ Subcommands::
     ha-toolkit failover [--preset NAME] [--lease-duration D --renew-deadline D
                         --retry-period D] [--candidates N] [--jitter-factor F]
                         [--api-latency D] [--scenario crash|release] [--json]
+    ha-toolkit outage [--preset NAME | durations...] [--candidates N] [--api-latency D]
+                      --outage D [--mode refuse|blackhole] [--json]
+    ha-toolkit overlap [--preset NAME | durations...] [--clock-rate-ratio R]
+                       [--candidates N] [--api-latency D] [--json]
+    ha-toolkit queue --servers C [--capacity K] --arrival-rate L --service-time S [--json]
+    ha-toolkit availability --replicas N [--quorum K] --mtbf D --mttr D [--json]
     ha-toolkit figures [--in-place] [--only PATTERN]
 
 Durations accept ``15s``, ``1m30s``, ``500ms`` or plain seconds. ``--json`` prints one JSON
@@ -20,6 +26,7 @@ import contextlib
 import json
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
 
@@ -62,15 +69,81 @@ def _build_parser() -> _Parser:
             "durations override those of --preset."
         ),
     )
-    fo.add_argument("--preset", metavar="NAME", help="start from a named preset")
-    fo.add_argument("--lease-duration", metavar="D", help="LeaseDuration")
-    fo.add_argument("--renew-deadline", metavar="D", help="RenewDeadline")
-    fo.add_argument("--retry-period", metavar="D", help="RetryPeriod")
-    fo.add_argument("--candidates", type=int, metavar="N", help="contending processes")
-    fo.add_argument("--jitter-factor", type=float, metavar="F", help="follower jitter (1.2)")
-    fo.add_argument("--api-latency", metavar="D", help="round trip of one API call")
+    _add_config_arguments(fo)
     fo.add_argument("--scenario", choices=("crash", "release"), default="crash")
     fo.add_argument("--json", action="store_true", help="print one JSON object")
+
+    ou = commands.add_parser(
+        "outage",
+        help="does the leader survive an API outage",
+        description=(
+            "Probability that the leader renews its lease through an API outage of the given "
+            "length, and the lengths always and never survived. --mode refuse: calls fail at "
+            "once; blackhole: calls hang until the HTTP timeout max(1s, RD/2). Durations "
+            "accept 15s, 1m30s, 500ms or plain seconds."
+        ),
+    )
+    _add_config_arguments(ou)
+    ou.add_argument("--outage", metavar="D", required=True, help="length of the API outage")
+    ou.add_argument("--mode", choices=("refuse", "blackhole"), default="refuse")
+    ou.add_argument("--json", action="store_true", help="print one JSON object")
+
+    ov = commands.add_parser(
+        "overlap",
+        help="can two leaders act at once after a partition",
+        description=(
+            "Overlap of the old and new leaders' terms when the leader is cut off from the "
+            "API: the probability that both act at once, the largest overlap (negative: a "
+            "gap) and the largest clock-rate ratio at which no overlap is possible."
+        ),
+    )
+    _add_config_arguments(ov)
+    ov.add_argument(
+        "--clock-rate-ratio",
+        type=float,
+        default=1.0,
+        metavar="R",
+        help="rate of the followers' clocks over the leader's (1)",
+    )
+    ov.add_argument("--json", action="store_true", help="print one JSON object")
+
+    qu = commands.add_parser(
+        "queue",
+        help="M/M/c/K model of an in-flight limit",
+        description=(
+            "Blocking (429) probability, utilization, throughput and wait of an M/M/c/K "
+            "queue: C in-flight slots, capacity K = C + waiting room (default C: a loss "
+            "system, like the legacy max-in-flight filter; 'inf' for an unbounded queue). "
+            "The service time is a mean (15s, 50ms or plain seconds); waits are those of "
+            "accepted requests, in seconds."
+        ),
+    )
+    qu.add_argument("--servers", type=int, required=True, metavar="C", help="in-flight slots")
+    qu.add_argument("--capacity", metavar="K", help="slots plus waiting room (default C)")
+    qu.add_argument(
+        "--arrival-rate", type=float, required=True, metavar="L", help="requests per second"
+    )
+    qu.add_argument("--service-time", required=True, metavar="S", help="mean service time")
+    qu.add_argument("--json", action="store_true", help="print one JSON object")
+
+    av = commands.add_parser(
+        "availability",
+        help="availability of K-of-N replicas from MTBF and MTTR",
+        description=(
+            "Steady-state availability of N identical replicas of which K must be up (1: "
+            "stateless replicas; 'majority': floor(N/2)+1, an etcd quorum), each failing "
+            "after a mean up time MTBF and restored after a mean MTTR, independently. "
+            "Durations accept 720h, 30m, 90s, plain seconds, and also 30d or 2w. Downtime "
+            "in seconds per 365-day year and 30-day month; nines = -log10(1 - A)."
+        ),
+    )
+    av.add_argument("--replicas", type=int, required=True, metavar="N", help="replicas")
+    av.add_argument(
+        "--quorum", default="1", metavar="K", help="replicas needed: a number or 'majority' (1)"
+    )
+    av.add_argument("--mtbf", required=True, metavar="D", help="mean up time of one replica")
+    av.add_argument("--mttr", required=True, metavar="D", help="mean time to restore one")
+    av.add_argument("--json", action="store_true", help="print one JSON object")
 
     fig = commands.add_parser(
         "figures",
@@ -119,8 +192,36 @@ def _cmd_presets(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-# ---------------------------------------------------------------------------- failover
+# ------------------------------------------------------------------- election settings
+def _add_config_arguments(sub: argparse.ArgumentParser) -> None:
+    """The election settings shared by failover, outage and overlap (read by _config)."""
+    sub.add_argument("--preset", metavar="NAME", help="start from a named preset")
+    sub.add_argument("--lease-duration", metavar="D", help="LeaseDuration")
+    sub.add_argument("--renew-deadline", metavar="D", help="RenewDeadline")
+    sub.add_argument("--retry-period", metavar="D", help="RetryPeriod")
+    sub.add_argument("--candidates", type=int, metavar="N", help="contending processes")
+    sub.add_argument("--jitter-factor", type=float, metavar="F", help="follower jitter (1.2)")
+    sub.add_argument("--api-latency", metavar="D", help="round trip of one API call")
+
+
 def _config(args: argparse.Namespace) -> Any:
+    from ha_toolkit.election.config import LeaseOverlapWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", LeaseOverlapWarning)
+        cfg = _build_config(args)
+    for warning in caught:
+        if issubclass(warning.category, LeaseOverlapWarning):
+            # one readable line on stderr, without the source path Python would print
+            print(f"{PROG}: warning: {_one_line(str(warning.message))}", file=sys.stderr)
+        else:
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+    return cfg
+
+
+def _build_config(args: argparse.Namespace) -> Any:
     from ha_toolkit.durations import parse_duration
     from ha_toolkit.election.config import ElectionConfig
 
@@ -172,16 +273,200 @@ def _cmd_failover(args: argparse.Namespace, out: TextIO) -> int:
         f"{'crash' if args.scenario == 'crash' else 'release'} until a follower holds the lease",
         file=out,
     )
-    print(
-        f"  lease {_seconds(cfg.lease_duration)} s, renew deadline "
-        f"{_seconds(cfg.renew_deadline)} s, retry {_seconds(cfg.retry_period)} s, "
-        f"jitter {cfg.jitter_factor:g}, {cfg.candidates} candidates, "
-        f"API latency {_seconds(cfg.api_latency)} s",
-        file=out,
-    )
+    print(_settings_line(cfg), file=out)
     rows = [[key, f"{value:.3f}"] for key, value in stats.items()]
     _print_table(["statistic", "seconds"], rows, out, right=(1,))
     return EXIT_OK
+
+
+def _settings_line(cfg: Any) -> str:
+    return (
+        f"  lease {_seconds(cfg.lease_duration)} s, renew deadline "
+        f"{_seconds(cfg.renew_deadline)} s, retry {_seconds(cfg.retry_period)} s, "
+        f"jitter {cfg.jitter_factor:g}, {cfg.candidates} candidates, "
+        f"API latency {_seconds(cfg.api_latency)} s"
+    )
+
+
+# ------------------------------------------------------------------------------ outage
+def _cmd_outage(args: argparse.Namespace, out: TextIO) -> int:
+    from ha_toolkit.durations import parse_duration
+    from ha_toolkit.election.outage import outage_survival
+
+    cfg = _config(args)
+    length = parse_duration(args.outage, name="--outage")
+    result = outage_survival(cfg, length, args.mode)
+    obj = {
+        "survival_probability": result.survival_probability,
+        "min_tolerated_outage": result.min_tolerated_outage,
+        "max_tolerated_outage": result.max_tolerated_outage,
+        "mode": result.mode,
+        "exact": result.exact,
+    }
+    if args.json:
+        print(json.dumps(obj), file=out)
+        return EXIT_OK
+    how = "calls refused" if args.mode == "refuse" else "calls hang (blackhole)"
+    label = cfg.name if cfg.name else "custom"
+    print(f"{label}: API outage of {_seconds(length)} s, {how}", file=out)
+    print(_settings_line(cfg), file=out)
+    rows = [
+        ["survival probability", f"{result.survival_probability:.3f}"],
+        ["always survived up to (s)", f"{result.min_tolerated_outage:.3f}"],
+        ["never survived beyond (s)", f"{result.max_tolerated_outage:.3f}"],
+    ]
+    _print_table(["quantity", "value"], rows, out, right=(1,))
+    if not result.exact:
+        print(
+            "  upper bound: a follower can take the lease before the leader's renew deadline",
+            file=out,
+        )
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- overlap
+def _cmd_overlap(args: argparse.Namespace, out: TextIO) -> int:
+    from ha_toolkit.election.overlap import overlap_summary
+
+    cfg = _config(args)
+    summary = overlap_summary(cfg, args.clock_rate_ratio)
+    obj = {
+        "overlap_probability": summary.overlap_probability,
+        "max_overlap": summary.max_overlap,
+        "max_safe_clock_rate_ratio": summary.max_safe_clock_rate_ratio,
+        "mean_overlap": summary.mean_overlap,
+    }
+    if args.json:
+        print(json.dumps(obj), file=out)
+        return EXIT_OK
+    label = cfg.name if cfg.name else "custom"
+    print(
+        f"{label}: leader cut off from the API, followers' clocks at "
+        f"{summary.clock_rate_ratio:g} x the leader's rate",
+        file=out,
+    )
+    print(_settings_line(cfg), file=out)
+    rows = [
+        ["overlap probability", f"{summary.overlap_probability:.3f}"],
+        ["max overlap (s)", f"{summary.max_overlap:.3f}"],
+        ["mean overlap (s)", f"{summary.mean_overlap:.3f}"],
+        ["max safe clock-rate ratio", f"{summary.max_safe_clock_rate_ratio:.4f}"],
+    ]
+    _print_table(["quantity", "value"], rows, out, right=(1,))
+    print("  a negative overlap is a gap with no leader acting", file=out)
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------- queue
+def _cmd_queue(args: argparse.Namespace, out: TextIO) -> int:
+    import math
+
+    from ha_toolkit.apiserver.queues import mmck
+    from ha_toolkit.durations import parse_duration
+
+    if args.servers < 1:
+        raise _UsageError(f"--servers must be >= 1, got {args.servers}")
+    capacity: float | None = float(args.servers)
+    if args.capacity is not None:
+        raw = args.capacity.strip().lower()
+        if raw in ("inf", "infinity", "none"):
+            capacity = None
+        else:
+            try:
+                capacity = int(raw)
+            except ValueError:
+                raise _UsageError(
+                    f"--capacity must be a whole number or inf, got {args.capacity!r}"
+                ) from None
+            if capacity < args.servers:
+                raise _UsageError(
+                    f"--capacity must be >= --servers ({args.servers}), got {capacity}"
+                )
+    if not (math.isfinite(args.arrival_rate) and args.arrival_rate >= 0):
+        raise _UsageError(f"--arrival-rate must be finite and >= 0, got {args.arrival_rate}")
+    service_time = parse_duration(args.service_time, name="--service-time")
+    if not service_time > 0:
+        raise _UsageError(f"--service-time must be > 0, got {args.service_time!r}")
+    result = mmck(args.arrival_rate, 1.0 / service_time, args.servers, capacity)
+    obj = {
+        "blocking_probability": float(result.blocking_probability),
+        "utilization": float(result.utilization),
+        "throughput": float(result.throughput),
+        "mean_wait": float(result.mean_wait),
+        "p99_wait": float(result.wait_quantile(0.99)),
+    }
+    if args.json:
+        print(json.dumps(obj), file=out)
+        return EXIT_OK
+    cap = "inf" if capacity is None else f"{int(capacity)}"
+    print(
+        f"M/M/{args.servers}/{cap}: arrival rate {args.arrival_rate:g}/s, service time "
+        f"{_seconds(service_time)} s, offered load {float(result.offered_load):.4g} Erlangs",
+        file=out,
+    )
+    rows = [
+        ["blocking (429) probability", f"{obj['blocking_probability']:.6g}"],
+        ["utilization", f"{obj['utilization']:.6g}"],
+        ["throughput (/s)", f"{obj['throughput']:.6g}"],
+        ["mean wait (s)", f"{obj['mean_wait']:.6g}"],
+        ["p99 wait (s)", f"{obj['p99_wait']:.6g}"],
+    ]
+    _print_table(["quantity", "value"], rows, out, right=(1,))
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------ availability
+def _cmd_availability(args: argparse.Namespace, out: TextIO) -> int:
+    from ha_toolkit.availability.blocks import quorum
+    from ha_toolkit.availability.explore import format_duration, tier_availability
+
+    if args.replicas < 1:
+        raise _UsageError(f"invalid --replicas {args.replicas}: must be >= 1")
+    text = str(args.quorum).strip().lower()
+    if text == "majority":
+        needed = quorum(args.replicas)
+    else:
+        try:
+            needed = int(text)
+        except ValueError:
+            raise _UsageError(
+                f"invalid --quorum {args.quorum!r}: expected a whole number or 'majority'"
+            ) from None
+    if not 1 <= needed <= args.replicas:
+        raise _UsageError(f"invalid --quorum {needed}: must lie in 1..{args.replicas}")
+    res = tier_availability(
+        args.replicas, needed, _flag(args.mtbf, "--mtbf"), _flag(args.mttr, "--mttr")
+    )
+    if args.json:
+        nines = res["nines"]
+        obj = {
+            "availability": res["availability"],
+            "nines": nines if nines != float("inf") else None,
+            "downtime_per_year": res["downtime_per_year"],
+            "downtime_per_month": res["downtime_per_month"],
+        }
+        print(json.dumps(obj), file=out)
+        return EXIT_OK
+    print(
+        f"{needed} of {args.replicas} replicas needed; one replica available "
+        f"{100 * res['replica_availability']:.6g} %",
+        file=out,
+    )
+    nines = res["nines"]
+    rows = [
+        ["availability", f"{100 * res['availability']:.8g} %"],
+        ["nines", "inf" if nines == float("inf") else f"{nines:.3f}"],
+        ["downtime per year", format_duration(res["downtime_per_year"])],
+        ["downtime per 30-day month", format_duration(res["downtime_per_month"])],
+    ]
+    _print_table(["quantity", "value"], rows, out, right=(1,))
+    return EXIT_OK
+
+
+def _flag(value: str, flag: str) -> float:
+    from ha_toolkit.availability.blocks import parse_long_duration
+
+    return parse_long_duration(value, name=flag)
 
 
 # ----------------------------------------------------------------------------- figures
@@ -224,7 +509,15 @@ def _one_line(message: str) -> str:
     return " ".join(str(message).split())
 
 
-_COMMANDS = {"presets": _cmd_presets, "failover": _cmd_failover, "figures": _cmd_figures}
+_COMMANDS = {
+    "presets": _cmd_presets,
+    "failover": _cmd_failover,
+    "outage": _cmd_outage,
+    "overlap": _cmd_overlap,
+    "queue": _cmd_queue,
+    "availability": _cmd_availability,
+    "figures": _cmd_figures,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -55,6 +55,8 @@ _LATTICE_TOL = 1e-7
 _MASS_TOL = 1e-8
 # Masses below this at either end of a result are dropped (FFT round-off lives there).
 _TRIM = 1e-17
+# Masses below this, made by differences of products, are round-off.
+_ROUND_OFF = 1e-12
 # Above this many products, convolution goes through the FFT.
 _FFT_THRESHOLD = 50_000
 
@@ -542,6 +544,13 @@ def _survival_pair(atoms: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np
     return surv, surv_left
 
 
+def _cdf_pair(atoms: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """P(X <= x_k) and P(X < x_k) on the lattice, summed from the left for head accuracy."""
+    total = atoms.sum() + cells.sum()
+    before = np.concatenate(([0.0], np.cumsum(atoms[:-1] + cells)))
+    return np.minimum((before + atoms) / total, 1.0), np.minimum(before / total, 1.0)
+
+
 # ---------------------------------------------------------------------- factories
 def point(t: float, step: float = 1.0) -> Distribution:
     """A point mass at ``t`` (a fixed duration).
@@ -655,11 +664,19 @@ def _extreme(dists: Sequence[Distribution], smallest: bool) -> Distribution:
         cdf = np.ones(parts[0][0].size)
         cdf_left = np.ones_like(cdf)
         for atoms, cells in parts:
-            s, s_left = _survival_pair(atoms, cells)
-            cdf *= 1.0 - s
-            cdf_left *= 1.0 - s_left
+            f, f_left = _cdf_pair(atoms, cells)
+            cdf *= f
+            cdf_left *= f_left
         atoms = np.maximum(cdf - cdf_left, 0.0)
         cells = np.maximum(cdf_left[1:] - cdf[:-1], 0.0)
+    # differences of products leave round-off where there is no mass at all: relative to the
+    # probability left on that side, which keeps genuinely small tail masses
+    if smallest:
+        atoms[atoms < _ROUND_OFF * surv_left] = 0.0
+        cells[cells < _ROUND_OFF * surv[:-1]] = 0.0
+    else:
+        atoms[atoms < _ROUND_OFF * cdf] = 0.0
+        cells[cells < _ROUND_OFF * cdf_left[1:]] = 0.0
     total = atoms.sum() + cells.sum()
     return Distribution(t0, step, atoms / total, cells / total)._trimmed()
 

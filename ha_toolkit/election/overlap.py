@@ -120,10 +120,12 @@ def overlap_summary(cfg: ElectionConfig, clock_rate_ratio: float = 1.0) -> Overl
     ratio = _check_ratio(clock_rate_ratio)
     dist = term_overlap(cfg, ratio)
     reach = ratio * (cfg.retry_period + cfg.renew_deadline)
+    max_overlap = reach - cfg.record_lease_duration - 2 * cfg.api_latency
     return OverlapSummary(
         clock_rate_ratio=ratio,
-        overlap_probability=float(dist.sf(0.0)),
-        max_overlap=reach - cfg.record_lease_duration - 2 * cfg.api_latency,
+        # the bound is exact: at or below it the probability is 0, not a lattice residue
+        overlap_probability=float(dist.sf(0.0)) if max_overlap > 0 else 0.0,
+        max_overlap=max_overlap,
         mean_overlap=dist.mean(),
         max_safe_clock_rate_ratio=max_safe_clock_rate_ratio(cfg),
     )
