@@ -343,6 +343,15 @@ class Distribution:
             }
         )
 
+    def plot(self, ax=None, *, label: str = "distribution", **kwargs):
+        """Plot the CDF with its p99 marked (see :func:`ha_toolkit.plotting.plot_cdf`).
+
+        Returns the matplotlib Axes.
+        """
+        from ha_toolkit.plotting import plot_cdf
+
+        return plot_cdf({label: self}, ax=ax, **kwargs)
+
     # ------------------------------------------------------------------ algebra
     def shift(self, dt: float) -> Distribution:
         """The distribution of X + dt (exact)."""

@@ -224,6 +224,18 @@ def test_sf_keeps_small_tails():
     assert d.sf(61.0) == 0.0 and d.sf(-1.0) == 1.0
 
 
+def test_plot_returns_the_axes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    assert uniform(0, 1, 0.1).plot(ax=ax, label="u") is ax
+    assert [line.get_label() for line in ax.get_lines()][0].startswith("u")
+    plt.close(fig)
+
+
 def test_pdf_is_the_density_of_the_continuous_part():
     d = uniform(1, 3, 0.1)
     assert d.pdf(2.0) == pytest.approx(0.5)
