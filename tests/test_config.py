@@ -170,7 +170,7 @@ def test_non_finite_durations_name_the_field(field, bad):
     assert field in message(info)
 
 
-@pytest.mark.parametrize("bad", [math.nan, math.inf, -0.1, True, "1.2", None])
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -0.1, True, "1.2"])
 def test_bad_jitter_factor(bad):
     with pytest.raises(ValueError, match="jitter_factor"):
         ElectionConfig(15, 10, 2, jitter_factor=bad)
@@ -327,3 +327,59 @@ def test_data_path_errors():
         data_path("no_such_file.csv")
     with pytest.raises(ValueError):
         data_path("../pyproject.toml")
+
+
+# ---------------------------------------------------------------- the Python client's flavour
+def test_jitter_defaults_per_client():
+    assert ElectionConfig(15, 10, 2).jitter_factor == 1.2
+    assert ElectionConfig(15, 10, 2, jitter_factor=None).jitter_factor == 1.2
+    assert ElectionConfig(15, 10, 2, client="python").jitter_factor == 0.0
+
+
+def test_python_client_uses_its_own_lease_and_a_two_call_renewal():
+    cfg = ElectionConfig(15.5, 10, 2, api_latency=0.1, client="python")
+    assert cfg.record_lease_duration == 15.5  # no whole-second Lease field in between
+    assert cfg.renew_period == pytest.approx(2.2)  # GET + Update, then sleep
+    go = ElectionConfig(15.5, 10, 2, api_latency=0.1)
+    assert go.record_lease_duration == 15.0
+    assert go.renew_period == pytest.approx(2.1)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (
+            {"lease_duration": 10, "renew_deadline": 11, "retry_period": 2},
+            "lease_duration must be greater than renew_deadline",
+        ),
+        (
+            {"lease_duration": 15, "renew_deadline": 2, "retry_period": 2},
+            "renewDeadline must be greater than retry_period*jitter_factor",
+        ),
+        (
+            {"lease_duration": 0.9, "renew_deadline": 0.8, "retry_period": 0.5},
+            "lease_duration must be greater than one",
+        ),
+        (
+            {"lease_duration": 3, "renew_deadline": 0.9, "retry_period": 0.5},
+            "renew_deadline must be greater than one",
+        ),
+        (
+            {"lease_duration": 3, "renew_deadline": 2, "retry_period": 0.5},
+            "retry_period must be greater than one",
+        ),
+    ],
+)
+def test_python_client_validation_messages(values, expected):
+    with pytest.raises(ValueError) as info:
+        ElectionConfig(**values, client="python")
+    assert str(info.value) == expected
+
+
+def test_python_client_refuses_what_it_does_not_do():
+    with pytest.raises(ValueError, match="does not jitter"):
+        ElectionConfig(15, 10, 2, jitter_factor=1.2, client="python")
+    with pytest.raises(ValueError, match="never releases"):
+        ElectionConfig(15, 10, 2, release_on_cancel=True, client="python")
+    with pytest.raises(ValueError, match="invalid client"):
+        ElectionConfig(15, 10, 2, client="java")

@@ -146,3 +146,33 @@ def test_lattice_is_fine_enough():
 def test_bad_requests(cfg, scenario, match):
     with pytest.raises(ValueError, match=match):
         failover(cfg, scenario)
+
+
+# ---------------------------------------------------------------- the Python client's flavour
+def test_python_client_crash_by_hand():
+    # One follower polling every RP + l = 2.25 s (sleep after each GET), its own LD of 16 s;
+    # the leader renews every RP + 2 l = 2.5 s (GET and Update). The follower reads the last
+    # renewal R ~ U[0, 2.25) after it, acquires at its first poll at least LD + l = 16.25 s
+    # after that read: 8 polls = 18 s, an overshoot of 1.75 s; then GET and Update.
+    # T = LD + 2.5 l + R + 1.75 - phi, phi ~ U[0, 2.5).
+    cfg = ElectionConfig(16, 10, 2, candidates=2, api_latency=0.25, client="python")
+    d = failover(cfg, "crash")
+    # the phase spans 2.5 s, not a whole number of the lattice steps of 2.25 s: 1e-5
+    assert d.mean() == pytest.approx(16 + 0.625 + 1.125 + 1.75 - 1.25, abs=1e-5)
+    expected = (16 + 0.625 + 1.75 - 2.5, 16 + 0.625 + 1.75 + 2.25)
+    assert d.support() == pytest.approx(expected, abs=lattice_step(cfg))
+
+
+def test_python_client_has_no_release():
+    cfg = ElectionConfig(15, 10, 2, client="python")
+    with pytest.raises(ValueError, match="never releases"):
+        failover(cfg, "release")
+
+
+@pytest.mark.parametrize("candidates", [2, 4])
+def test_python_client_flavour_agrees_with_the_oracle(candidates):
+    cfg = ElectionConfig(15.5, 10, 2, candidates=candidates, api_latency=0.1, client="python")
+    sample = simulate_failover(cfg, "crash", N_TRIALS, np.random.default_rng(candidates))
+    d = failover(cfg, "crash")
+    assert ks_distance(sample, d.cdf) < 1.63 / math.sqrt(sample.size) + 1e-3
+    assert d.mean() == pytest.approx(sample.mean(), abs=4 * sample.std() / math.sqrt(N_TRIALS))

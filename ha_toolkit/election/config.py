@@ -35,6 +35,7 @@ __all__ = [
     "LeaseOverlapWarning",
     "preset_names",
     "presets_frame",
+    "require_client_go",
 ]
 
 
@@ -56,6 +57,7 @@ _PRESET_COLUMNS = (
     "notes",
 )
 _NS_PER_S = 1_000_000_000
+CLIENTS = ("client-go", "python")
 
 
 def _nanoseconds(seconds: float) -> int:
@@ -80,9 +82,10 @@ class ElectionConfig:
     retry_period : float or str or timedelta
         RetryPeriod: the pause between attempts of the leader's renew loop and the base
         pause of the followers' acquire loop.
-    jitter_factor : float, default 1.2
+    jitter_factor : float, optional
         Followers wait ``retry_period * (1 + jitter_factor * U)``, U ~ Uniform[0, 1),
-        between attempts. 0 means no jitter. client-go uses the constant 1.2.
+        between attempts. 0 means no jitter. Defaults to client-go's constant 1.2, or to 0
+        for the Python client, which does not jitter.
     candidates : int, default 3
         Number of processes contending (the leader plus ``candidates - 1`` followers).
     api_latency : float or str or timedelta, default 0
@@ -91,6 +94,13 @@ class ElectionConfig:
         Whether the leader empties the lease on a clean shutdown (``ReleaseOnCancel``).
     name : str or None, default None
         A label, e.g. the preset name.
+    client : {"client-go", "python"}, default "client-go"
+        Which implementation's loops the timing models follow. ``"python"`` is the PyPI
+        ``kubernetes`` package's ``leaderelection``: followers sleep ``retry_period`` after
+        each attempt without jitter and judge expiry by their own ``lease_duration``; the
+        leader renews with a GET and an Update (no fast path); it never releases. Its
+        validation has its own messages, e.g. ``lease_duration must be greater than
+        renew_deadline``.
 
     Raises
     ------
@@ -123,31 +133,28 @@ class ElectionConfig:
     lease_duration: float
     renew_deadline: float
     retry_period: float
-    jitter_factor: float = CLIENT_GO_JITTER_FACTOR
+    jitter_factor: float | None = None
     candidates: int = 3
     api_latency: float = 0.0
     release_on_cancel: bool = False
     name: str | None = None
+    client: str = "client-go"
 
     def __post_init__(self) -> None:
         for field_name in ("lease_duration", "renew_deadline", "retry_period", "api_latency"):
             seconds = parse_duration(getattr(self, field_name), name=field_name)
             object.__setattr__(self, field_name, seconds)
 
-        # client-go NewLeaderElector, in its order, on integer nanoseconds.
-        ld = _nanoseconds(self.lease_duration)
-        rd = _nanoseconds(self.renew_deadline)
-        rp = _nanoseconds(self.retry_period)
-        if ld <= rd:
-            raise ValueError("leaseDuration must be greater than renewDeadline")
-        if rd <= int(CLIENT_GO_JITTER_FACTOR * float(rp)):
-            raise ValueError("renewDeadline must be greater than retryPeriod*JitterFactor")
-        if ld < 1:
-            raise ValueError("leaseDuration must be greater than zero")
-        if rd < 1:
-            raise ValueError("renewDeadline must be greater than zero")
-        if rp < 1:
-            raise ValueError("retryPeriod must be greater than zero")
+        if self.client not in CLIENTS:
+            known = ", ".join(CLIENTS)
+            raise ValueError(f"invalid client {self.client!r}: expected one of {known}")
+        if self.client == "python":
+            self._validate_like_the_python_client()
+        else:
+            self._validate_like_client_go()
+        if self.jitter_factor is None:
+            default = CLIENT_GO_JITTER_FACTOR if self.client == "client-go" else 0.0
+            object.__setattr__(self, "jitter_factor", default)
 
         jitter = self.jitter_factor
         if isinstance(jitter, bool) or not isinstance(jitter, numbers.Real):
@@ -186,6 +193,44 @@ class ElectionConfig:
                 stacklevel=3,
             )
 
+    def _validate_like_client_go(self) -> None:
+        """client-go ``NewLeaderElector``: its checks, order and messages."""
+        # on integer nanoseconds, as Go's time.Duration
+        ld = _nanoseconds(self.lease_duration)
+        rd = _nanoseconds(self.renew_deadline)
+        rp = _nanoseconds(self.retry_period)
+        if ld <= rd:
+            raise ValueError("leaseDuration must be greater than renewDeadline")
+        if rd <= int(CLIENT_GO_JITTER_FACTOR * float(rp)):
+            raise ValueError("renewDeadline must be greater than retryPeriod*JitterFactor")
+        if ld < 1:
+            raise ValueError("leaseDuration must be greater than zero")
+        if rd < 1:
+            raise ValueError("renewDeadline must be greater than zero")
+        if rp < 1:
+            raise ValueError("retryPeriod must be greater than zero")
+
+    def _validate_like_the_python_client(self) -> None:
+        """The Python client's ``Config``: its checks (in seconds), order and messages."""
+        ld, rd, rp = self.lease_duration, self.renew_deadline, self.retry_period
+        if ld <= rd:
+            raise ValueError("lease_duration must be greater than renew_deadline")
+        if rd <= CLIENT_GO_JITTER_FACTOR * rp:
+            raise ValueError("renewDeadline must be greater than retry_period*jitter_factor")
+        if ld < 1:
+            raise ValueError("lease_duration must be greater than one")
+        if rd < 1:
+            raise ValueError("renew_deadline must be greater than one")
+        if rp < 1:
+            raise ValueError("retry_period must be greater than one")
+        if self.jitter_factor not in (None, 0, 0.0):
+            raise ValueError(
+                "the Python client does not jitter its retry period: jitter_factor must be 0, "
+                f"got {self.jitter_factor!r}"
+            )
+        if self.release_on_cancel:
+            raise ValueError("release_on_cancel must be False: the Python client never releases")
+
     @property
     def followers(self) -> int:
         """Number of followers, ``candidates - 1``."""
@@ -193,17 +238,27 @@ class ElectionConfig:
 
     @property
     def record_lease_duration(self) -> float:
-        """The lease duration as the Lease record stores it: whole seconds, truncated.
+        """The lease duration the followers judge expiry by.
 
-        client-go writes ``LeaseDurationSeconds = int(LeaseDuration / time.Second)``, and
-        since Kubernetes 1.27 followers judge expiry by the record's value, not their own.
+        For client-go, as the Lease record stores it: whole seconds, truncated. client-go
+        writes ``LeaseDurationSeconds = int(LeaseDuration / time.Second)``, and since
+        Kubernetes 1.27 followers judge expiry by the record's value, not their own.
+        The Python client's followers use their own ``lease_duration``.
         """
+        if self.client == "python":
+            # the Python client's followers use their own lease_duration
+            return self.lease_duration
         return float(_nanoseconds(self.lease_duration) // _NS_PER_S)
 
     @property
     def renew_period(self) -> float:
-        """Time between the starts of two successful renewals, ``retry_period + api_latency``."""
-        return self.retry_period + self.api_latency
+        """Time between the starts of two successful renewals.
+
+        ``retry_period`` plus the renewal's calls: one optimistic Update for client-go (the
+        fast path since 1.30), a GET and an Update for the Python client.
+        """
+        calls = 2 if self.client == "python" else 1
+        return self.retry_period + calls * self.api_latency
 
     @classmethod
     def preset(cls, name: str, /, **overrides: Any) -> ElectionConfig:
@@ -249,6 +304,14 @@ class ElectionConfig:
     def presets(cls) -> pd.DataFrame:
         """The preset table as a DataFrame, see :func:`presets_frame`."""
         return presets_frame()
+
+
+def require_client_go(cfg: ElectionConfig, what: str) -> None:
+    """Refuse a model that follows client-go's loops for a configuration of another client."""
+    if cfg.client != "client-go":
+        raise ValueError(
+            f"{what} follows client-go's renew loop; it is not modelled for client={cfg.client!r}"
+        )
 
 
 @lru_cache(maxsize=1)

@@ -48,7 +48,7 @@ from ha_toolkit.distribution import (
     renewal_overshoot,
 )
 from ha_toolkit.durations import parse_duration
-from ha_toolkit.election.config import ElectionConfig
+from ha_toolkit.election.config import ElectionConfig, require_client_go
 from ha_toolkit.election.timing import follower_gap, lattice_step
 
 if TYPE_CHECKING:
@@ -87,6 +87,7 @@ def renew_call_offsets(cfg: ElectionConfig, mode: str = "refuse") -> list[tuple[
     slow path's GET), for every call sent before the cycle deadline ``RD``.
     """
     _check_mode(mode)
+    require_client_go(cfg, "the outage model")
     rp, rd, lat = cfg.retry_period, cfg.renew_deadline, cfg.api_latency
     failing_call = lat if mode == "refuse" else http_timeout(cfg)
     calls: list[tuple[float, str]] = []
@@ -374,8 +375,7 @@ def leaderless_after_outage(
         pieces = []
         if expired.total > 0:
             pieces.append(
-                _first_poll_after_outage(expired, length, lat, normal_gap, outage_gap)
-                + 2 * lat
+                _first_poll_after_outage(expired, length, lat, normal_gap, outage_gap) + 2 * lat
             )
         if fresh.total > 0:
             pieces.append(fresh + wait_after_read)

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 
 from ha_toolkit.distribution import Distribution, max_of, point
 from ha_toolkit.durations import parse_duration
-from ha_toolkit.election.config import ElectionConfig
+from ha_toolkit.election.config import ElectionConfig, require_client_go
 from ha_toolkit.election.timing import follower_lag, lattice_step
 
 __all__ = [
@@ -72,6 +72,7 @@ def term_overlap(
         Seconds the old leader still acts after the new one starts (negative: a gap).
     """
     _check_followers(cfg, "term_overlap")
+    require_client_go(cfg, "term_overlap")
     ratio = _check_ratio(clock_rate_ratio)
     step = lattice_step(cfg) if step is None else step
     reach = ratio * (cfg.retry_period + cfg.renew_deadline)
@@ -84,6 +85,7 @@ def max_safe_clock_rate_ratio(cfg: ElectionConfig) -> float:
     ``(LDrec + 2 l) / (RP + RD)``; client-go's package doc speaks of about ``LD / RD``,
     which forgets the retry period before the failing cycle starts.
     """
+    require_client_go(cfg, "max_safe_clock_rate_ratio")
     return (cfg.record_lease_duration + 2 * cfg.api_latency) / (
         cfg.retry_period + cfg.renew_deadline
     )

@@ -165,10 +165,12 @@ def _simulate_chunk(
     """Run ``n`` trials; return their failover times."""
     rp = float(cfg.retry_period)
     lat = float(cfg.api_latency)
-    leader_period = rp + lat
+    # client-go renews with one Update per cycle; the Python client with a GET and an Update
+    calls = 2 if getattr(cfg, "client", "client-go") == "python" else 1
+    leader_period = rp + calls * lat
 
     # Leader: wait.Until starts at 0; its first Update goes out at a uniform offset.
-    first_commit = rng.uniform(0.0, leader_period, n) + lat / 2
+    first_commit = rng.uniform(0.0, leader_period, n) + (calls - 0.5) * lat
     # The crash / release moment, a whole number of leader periods wide.
     c = warmup + rng.uniform(0.0, 10.0 * leader_period, n)
     # Followers: each JitterUntil starts at an independent uniform time.
@@ -244,7 +246,8 @@ def _run_acquire_loops(
     jitter = float(cfg.jitter_factor)
     lat = float(cfg.api_latency)
     lease = float(cfg.record_lease_duration)
-    leader_period = rp + lat
+    calls = 2 if getattr(cfg, "client", "client-go") == "python" else 1
+    leader_period = rp + calls * lat
 
     acquired_at = np.full(attempt.size, np.nan)
     # Per waiting follower; compacted when many have acquired.

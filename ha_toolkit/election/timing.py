@@ -77,8 +77,10 @@ def lattice_step(cfg: ElectionConfig) -> float:
     period = cfg.retry_period + cfg.api_latency
     width = cfg.jitter_factor * cfg.retry_period or cfg.retry_period
     target = width / _CELLS_PER_PERIOD
-    support = cfg.record_lease_duration + 2.5 * cfg.api_latency + 2 * (
-        (1 + cfg.jitter_factor) * cfg.retry_period + cfg.api_latency
+    support = (
+        cfg.record_lease_duration
+        + 2.5 * cfg.api_latency
+        + 2 * ((1 + cfg.jitter_factor) * cfg.retry_period + cfg.api_latency)
     )
     target = max(target, support / _MAX_POINTS)
     return period / math.ceil(period / target)
@@ -103,6 +105,8 @@ def _check_failover_inputs(cfg: ElectionConfig, scenario: str) -> None:
         raise TypeError(f"cfg must be an ElectionConfig, got {type(cfg).__name__}")
     if scenario not in SCENARIOS:
         raise ValueError(f"scenario must be one of {', '.join(SCENARIOS)}; got {scenario!r}")
+    if scenario == "release" and cfg.client == "python":
+        raise ValueError("the Python client never releases its lease: no release scenario")
     if cfg.candidates < 2:
         raise ValueError(
             "a failover needs candidates >= 2 (the leader and at least one follower), "
@@ -131,16 +135,18 @@ def crash_failover(cfg: ElectionConfig, step: float | None = None) -> Distributi
     """Time from the leader's crash (no release) to a follower's successful acquisition.
 
     The crash falls at a moment independent of every loop, so the leader's time since its
-    last committed renewal is Uniform[0, RP + l). Each follower first reads that last
-    record at its first attempt whose GET reaches the server after it (``observedTime`` is
-    set, ``tryAcquireOrRenew`` step 2), then acquires at its first attempt starting at or
-    after ``observedTime + LeaseDurationSeconds``; the first follower to get there wins
-    (optimistic concurrency on the Update). See :func:`follower_lag`.
+    last committed renewal is Uniform over the renew period (``RP + l`` for client-go's
+    one-Update renewal, ``RP + 2 l`` for the Python client's GET and Update). Each
+    follower first reads that last record at its first attempt whose GET reaches the
+    server after it (``observedTime`` is set, ``tryAcquireOrRenew`` step 2), then acquires
+    at its first attempt starting at or after ``observedTime + LeaseDurationSeconds``; the
+    first follower to get there wins (optimistic concurrency on the Update). See
+    :func:`follower_lag`.
     """
     _check_failover_inputs(cfg, "crash")
     step = lattice_step(cfg) if step is None else step
     latency = cfg.api_latency
-    leader_phase = uniform(0.0, cfg.retry_period + latency, step, origin=0.0)
+    leader_phase = uniform(0.0, cfg.renew_period, step, origin=0.0)
     lag = follower_lag(cfg, step)
     return lag - leader_phase + (cfg.record_lease_duration + 2.5 * latency)
 
