@@ -53,19 +53,23 @@ __all__ = [
 _LATTICE_TOL = 1e-7
 # Absolute tolerance on total probability mass.
 _MASS_TOL = 1e-8
-# Masses below this at either end of a result are dropped (FFT round-off lives there).
-_TRIM = 1e-17
+# Masses at or below this at either end of a result are dropped: only exact zeros, so that a
+# result keeps its whole support (its smallest and largest values).
+_TRIM = 0.0
 # Masses below this, made by differences of products, are round-off.
 _ROUND_OFF = 1e-12
 # Above this many products, convolution goes through the FFT.
-_FFT_THRESHOLD = 50_000
+_FFT_THRESHOLD = 50_000_000
 
 
 def _convolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if a.size == 0 or b.size == 0:
         return np.zeros(max(a.size + b.size - 1, 0))
     if a.size * b.size > _FFT_THRESHOLD:
-        return np.maximum(signal.fftconvolve(a, b), 0.0)
+        out = signal.fftconvolve(a, b)
+        # the transform's round-off, about 1e-16 of the largest value, is not mass
+        out[out < 1e-14 * out.max()] = 0.0
+        return out
     return np.convolve(a, b)
 
 
