@@ -55,8 +55,11 @@ bench: $(STAMP_DEV)
 		echo "no benchmarks/run.py"; \
 	fi
 
+# JupyterLab rooted at notebooks/. It refuses to run as root (containers) without
+# --allow-root; LAB_ARGS passes more options, e.g. make lab LAB_ARGS="--no-browser --port 8890".
+LAB_ARGS ?=
 lab: $(STAMP_NOTEBOOKS)
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) notebooks
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .hypothesis
