@@ -27,8 +27,8 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from scipy import stats
 
+from ha_toolkit.apiserver.ciw_check import compare_mmck_with_ciw
 from ha_toolkit.apiserver.queues import mmc, mmck
 
 SERVICE_TIME = 0.05
@@ -164,77 +164,24 @@ CIW_CASES = [
 ]
 
 
-def ciw_run(c: int, K: int, load: float, horizon: float, batches: int, seed: int) -> dict:
-    import ciw
-
-    network = ciw.create_network(
-        arrival_distributions=[ciw.dists.Exponential(rate=load)],
-        service_distributions=[ciw.dists.Exponential(rate=1.0)],
-        number_of_servers=[c],
-        queue_capacities=[K - c],
-    )
-    # Ciw draws from its own global streams; ciw.seed is its API for reproducible runs.
-    ciw.seed(seed)
-    sim = ciw.Simulation(network)
-    warmup = 0.05 * horizon
-    sim.simulate_until_max_time(warmup + horizon)
-    recs = [r for r in sim.get_all_records() if r.arrival_date > warmup]
-    arrival = np.array([r.arrival_date for r in recs])
-    rejected = np.array([r.record_type == "rejection" for r in recs])
-    served = ~rejected
-    wait = np.array([r.waiting_time if r.record_type == "service" else np.nan for r in recs])
-    response = np.array(
-        [r.waiting_time + r.service_time if r.record_type == "service" else np.nan for r in recs]
-    )
-    which = np.minimum(((arrival - warmup) / horizon * batches).astype(int), batches - 1)
-    return {
-        "which": which,
-        "rejected": rejected,
-        "served": served,
-        "wait": wait,
-        "response": response,
-        "n": len(recs),
-    }
-
-
 def ciw_table(horizon: float, seed: int) -> None:
-    batches = 30
-    tcrit = stats.t.ppf(0.9995, batches - 1)
+    batches, level = 30, 0.999
     print(f"## Ciw: M/M/c/K, mu = 1, horizon {horizon:g} per case, {batches} batches, 99.9 % CI")
     print()
-    print("| c | K | load | arrivals | measure | model | Ciw | CI half-width | inside |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    inside_all = 0
-    total = 0
+    print("| c | K | load | measure | model | Ciw | CI half-width | inside |")
+    print("|---|---|---|---|---|---|---|---|")
+    inside_all = total = 0
     for k, (c, K, load) in enumerate(CIW_CASES):
-        run = ciw_run(c, K, load, horizon, batches, seed + k)
-        r = mmck(load, 1.0, c, K)
-        tw = float(r.mean_wait) if r.mean_wait > 0 else 1.0
-        tr = float(r.mean_response)
-        per_batch: dict[str, list[float]] = {
-            "blocking": [],
-            "mean wait": [],
-            f"P(W > {tw:.3g})": [],
-            f"P(R > {tr:.3g})": [],
-        }
-        for b in range(batches):
-            sel = run["which"] == b
-            ok = sel & run["served"]
-            per_batch["blocking"].append(run["rejected"][sel].mean())
-            per_batch["mean wait"].append(run["wait"][ok].mean())
-            per_batch[f"P(W > {tw:.3g})"].append((run["wait"][ok] > tw).mean())
-            per_batch[f"P(R > {tr:.3g})"].append((run["response"][ok] > tr).mean())
-        models = [r.blocking_probability, r.mean_wait, r.wait_sf(tw), r.response_sf(tr)]
-        for (name, values), model in zip(per_batch.items(), models, strict=True):
-            v = np.asarray(values)
-            mean = v.mean()
-            half = tcrit * v.std(ddof=1) / math.sqrt(batches)
-            ok = abs(mean - float(model)) <= half + 1e-12
-            inside_all += ok
+        table = compare_mmck_with_ciw(
+            c, K, load, horizon=horizon, seed=seed + k, batches=batches, level=level
+        )
+        for row in table.itertuples():
+            name = row.measure if math.isnan(row.at) else row.measure.replace("t", f"{row.at:.3g}")
+            inside_all += bool(row.inside)
             total += 1
             print(
-                f"| {c} | {K} | {load:g} | {run['n']} | {name} | {float(model):.5f} | "
-                f"{mean:.5f} | {half:.5f} | {'yes' if ok else 'NO'} |"
+                f"| {c} | {K} | {load:g} | {name} | {row.model:.5f} | {row.ciw:.5f} | "
+                f"{row.half_width:.5f} | {'yes' if row.inside else 'NO'} |"
             )
     print()
     print(f"{inside_all} of {total} comparisons inside the 99.9 % interval.")

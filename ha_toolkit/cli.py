@@ -12,6 +12,12 @@ Subcommands::
                        [--candidates N] [--api-latency D] [--json]
     ha-toolkit queue --servers C [--capacity K] --arrival-rate L --service-time S [--json]
     ha-toolkit availability --replicas N [--quorum K] --mtbf D --mttr D [--json]
+    ha-toolkit shuffle --queues Q --hand-size H --elephants E [--json]
+    ha-toolkit apf [--server-cl N] [--json]
+    ha-toolkit tune --max-p99-failover D [--max-p99-release D] [--survive-outage D
+                    [--min-survival P] [--mode refuse|blackhole]] [--max-clock-rate-ratio R]
+                    [--max-requests-per-second Q] [--candidates N] [--api-latency D] [--json]
+    ha-toolkit check [--preset NAME | durations...] [the target flags of tune] [--json]
     ha-toolkit figures [--in-place] [--only PATTERN]
 
 Durations accept ``15s``, ``1m30s``, ``500ms`` or plain seconds. ``--json`` prints one JSON
@@ -144,6 +150,63 @@ def _build_parser() -> _Parser:
     av.add_argument("--mtbf", required=True, metavar="D", help="mean up time of one replica")
     av.add_argument("--mttr", required=True, metavar="D", help="mean time to restore one")
     av.add_argument("--json", action="store_true", help="print one JSON object")
+
+    sh = commands.add_parser(
+        "shuffle",
+        help="shuffle-sharding: chance that a light flow is squished by heavy ones",
+        description=(
+            "Probability that every queue of a light flow's hand is also in the hand of one "
+            "of E heavy flows (elephants), for independent uniformly random hands of H out "
+            "of Q queues (API Priority and Fairness); exact."
+        ),
+    )
+    sh.add_argument("--queues", type=int, required=True, metavar="Q", help="queues of the level")
+    sh.add_argument("--hand-size", type=int, required=True, metavar="H", help="queues per hand")
+    sh.add_argument("--elephants", type=int, required=True, metavar="E", help="heavy flows")
+    sh.add_argument("--json", action="store_true", help="print one JSON object")
+
+    ap = commands.add_parser(
+        "apf",
+        help="API Priority and Fairness: seats of the default priority levels",
+        description=(
+            "NominalCL, LendableCL, minCL and maxCL of the API server's default priority "
+            "levels for a server concurrency limit (--max-requests-inflight plus "
+            "--max-mutating-requests-inflight, 600 by default), and each level's queues."
+        ),
+    )
+    ap.add_argument("--server-cl", type=int, default=600, metavar="N",
+                    help="server concurrency limit in seats (600)")
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
+
+    tu = commands.add_parser(
+        "tune",
+        help="lease settings that meet failover, outage, overlap and cost targets",
+        description=(
+            "Search client-go settings (LD in whole seconds, RD and RP on a grid) that meet "
+            "every target and print the best of their Pareto set (p99 crash failover, outage "
+            "always survived, lease requests per second), or which target binds. Assumes the "
+            "component releases the lease on a clean shutdown. Exit status 1 when nothing "
+            "meets the targets."
+        ),
+    )
+    _add_target_arguments(tu, failover_required=True)
+    tu.add_argument("--candidates", type=int, default=3, metavar="N", help="processes (3)")
+    tu.add_argument("--api-latency", default="0", metavar="D", help="round trip of one API call")
+    tu.add_argument("--jitter-factor", type=float, default=1.2, metavar="F", help="(1.2)")
+    tu.add_argument("--top", type=int, default=5, metavar="N", help="Pareto rows shown (5)")
+    tu.add_argument("--json", action="store_true", help="print one JSON object")
+
+    ch = commands.add_parser(
+        "check",
+        help="check lease settings against the targets of tune",
+        description=(
+            "Pass or fail, with the margin, of one configuration against the targets of "
+            "tune. Exit status 1 when a target is missed."
+        ),
+    )
+    _add_config_arguments(ch)
+    _add_target_arguments(ch, failover_required=False)
+    ch.add_argument("--json", action="store_true", help="print one JSON object")
 
     fig = commands.add_parser(
         "figures",
@@ -469,6 +532,342 @@ def _flag(value: str, flag: str) -> float:
     return parse_long_duration(value, name=flag)
 
 
+# ----------------------------------------------------------------------------- shuffle
+def _cmd_shuffle(args: argparse.Namespace, out: TextIO) -> int:
+    from ha_toolkit.apiserver.shuffle import overlap_probability, squish_probability
+
+    for flag, value, low in (
+        ("--queues", args.queues, 1),
+        ("--hand-size", args.hand_size, 1),
+        ("--elephants", args.elephants, 0),
+    ):
+        if value < low:
+            raise _UsageError(f"{flag} must be >= {low}, got {value}")
+    if args.hand_size > args.queues:
+        raise _UsageError(
+            f"--hand-size must be <= --queues ({args.queues}), got {args.hand_size}"
+        )
+    p = squish_probability(args.queues, args.hand_size, args.elephants)
+    if args.json:
+        print(json.dumps({"probability": p}), file=out)
+        return EXIT_OK
+    print(
+        f"{args.queues} queues, hands of {args.hand_size}, {args.elephants} elephant"
+        f"{'' if args.elephants == 1 else 's'}",
+        file=out,
+    )
+    rows = [
+        ["P(mouse squished)", f"{p:.6g}"],
+        ["P(shares a queue with one elephant)",
+         f"{overlap_probability(args.queues, args.hand_size):.6g}"],
+    ]
+    _print_table(["quantity", "probability"], rows, out, right=(1,))
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------------- apf
+def _cmd_apf(args: argparse.Namespace, out: TextIO) -> int:
+    from ha_toolkit.apiserver.apf import allocate
+
+    if args.server_cl < 1:
+        raise _UsageError(f"--server-cl must be >= 1, got {args.server_cl}")
+    alloc = allocate(server_cl=args.server_cl)
+    frame = alloc.to_frame()
+    if args.json:
+        levels = {}
+        for row in frame.to_dict("records"):
+            blp = row["borrowing_limit_percent"]
+            levels[str(row["name"])] = {
+                "type": str(row["type"]),
+                "nominal_concurrency_shares": int(row["nominal_concurrency_shares"]),
+                "lendable_percent": int(row["lendable_percent"]),
+                "borrowing_limit_percent": None if blp != blp else int(blp),
+                "nominal_cl": int(row["nominal_cl"]),
+                "lendable_cl": int(row["lendable_cl"]),
+                "borrowing_cl": int(row["borrowing_cl"]),
+                "min_cl": int(row["min_cl"]),
+                "max_cl": int(row["max_cl"]),
+                "max_seats": int(row["max_seats"]),
+                "queues": int(row["queues"]),
+                "hand_size": int(row["hand_size"]),
+                "queue_length_limit": int(row["queue_length_limit"]),
+            }
+        obj = {
+            "server_cl": alloc.server_cl,
+            "nominal_cl_sum": alloc.nominal_cl_sum,
+            "levels": levels,
+        }
+        print(json.dumps(obj), file=out)
+        return EXIT_OK
+    print(
+        f"ServerCL {alloc.server_cl} seats, sum of shares {alloc.share_sum}, "
+        f"sum of NominalCL {alloc.nominal_cl_sum}",
+        file=out,
+    )
+    rows = []
+    for row in frame.to_dict("records"):
+        queuing = (
+            f"{row['queues']}/{row['hand_size']}/{row['queue_length_limit']}"
+            if row["queues"]
+            else "-"
+        )
+        rows.append(
+            [
+                str(row["name"]),
+                str(row["nominal_concurrency_shares"]),
+                f"{row['lendable_percent']}%",
+                str(row["nominal_cl"]),
+                str(row["lendable_cl"]),
+                str(row["min_cl"]),
+                str(row["max_cl"]),
+                str(row["max_seats"]) if row["max_seats"] else "-",
+                queuing,
+            ]
+        )
+    header = ["level", "shares", "lendable", "nominal", "lendable CL", "min", "max",
+              "max seats", "queues/hand/limit"]
+    _print_table(header, rows, out, right=(1, 2, 3, 4, 5, 6, 7))
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------ tune, check
+_TARGET_FLAGS = {
+    "max_p99_failover": "--max-p99-failover",
+    "max_p99_release": "--max-p99-release",
+    "survive_outage": "--survive-outage",
+    "min_survival": "--min-survival",
+    "outage_mode": "--mode",
+    "max_clock_rate_ratio": "--max-clock-rate-ratio",
+    "max_requests_per_second": "--max-requests-per-second",
+}
+
+
+def _add_target_arguments(sub: argparse.ArgumentParser, *, failover_required: bool) -> None:
+    """The targets shared by tune and check (read by _targets)."""
+    sub.add_argument(
+        "--max-p99-failover",
+        metavar="D",
+        required=failover_required,
+        help="largest p99 of the crash failover time",
+    )
+    sub.add_argument(
+        "--max-p99-release", metavar="D", help="largest p99 failover after a clean shutdown"
+    )
+    sub.add_argument("--survive-outage", metavar="D", help="API outage the leader must survive")
+    sub.add_argument(
+        "--min-survival", type=float, metavar="P", help="probability of surviving it (0.99)"
+    )
+    sub.add_argument(
+        "--mode", choices=("refuse", "blackhole"), default="refuse", help="how calls fail"
+    )
+    sub.add_argument(
+        "--max-clock-rate-ratio",
+        type=float,
+        default=1.0,
+        metavar="R",
+        help="no term overlap up to this clock-rate ratio (1)",
+    )
+    sub.add_argument(
+        "--max-requests-per-second", type=float, metavar="Q", help="lease request budget"
+    )
+
+
+def _targets(args: argparse.Namespace) -> Any:
+    from ha_toolkit.durations import parse_duration
+    from ha_toolkit.election.tuning import Targets
+
+    if args.min_survival is not None and args.survive_outage is None:
+        raise _UsageError("--min-survival needs --survive-outage")
+    values: dict[str, Any] = {
+        "outage_mode": args.mode,
+        "max_clock_rate_ratio": args.max_clock_rate_ratio,
+        "max_requests_per_second": args.max_requests_per_second,
+    }
+    for field in ("max_p99_failover", "max_p99_release", "survive_outage"):
+        raw = getattr(args, field)
+        if raw is not None:
+            values[field] = parse_duration(raw, name=_TARGET_FLAGS[field])
+    if args.min_survival is not None:
+        values["min_survival"] = args.min_survival
+    try:
+        return Targets(**values)
+    except ValueError as exc:
+        message = str(exc)
+        for field, flag in _TARGET_FLAGS.items():
+            message = message.replace(field, flag)
+        raise _UsageError(message) from None
+
+
+def _json_number(value: Any) -> Any:
+    """A plain int or float for JSON, None for NaN (JSON has no NaN)."""
+    import math
+    import numbers
+
+    if isinstance(value, bool | str) or value is None:
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def _targets_line(targets: Any) -> str:
+    parts = []
+    if targets.max_p99_failover is not None:
+        parts.append(f"p99 crash failover <= {_seconds(targets.max_p99_failover)} s")
+    if targets.max_p99_release is not None:
+        parts.append(f"p99 release failover <= {_seconds(targets.max_p99_release)} s")
+    if targets.survive_outage is not None:
+        parts.append(
+            f"survive a {_seconds(targets.survive_outage)} s {targets.outage_mode} outage "
+            f"with p >= {targets.min_survival:g}"
+        )
+    parts.append(f"no term overlap up to clock-rate ratio {targets.max_clock_rate_ratio:g}")
+    if targets.max_requests_per_second is not None:
+        parts.append(f"<= {targets.max_requests_per_second:g} lease requests/s")
+    return "targets: " + "; ".join(parts)
+
+
+def _cmd_tune(args: argparse.Namespace, out: TextIO) -> int:
+    from ha_toolkit.durations import parse_duration
+    from ha_toolkit.election.tuning import recommend
+
+    targets = _targets(args)
+    if args.top < 1:
+        raise _UsageError(f"--top must be >= 1, got {args.top}")
+    found = recommend(
+        targets,
+        candidates=args.candidates,
+        api_latency=parse_duration(args.api_latency, name="--api-latency"),
+        jitter_factor=args.jitter_factor,
+    )
+    keys = (
+        "lease_duration",
+        "renew_deadline",
+        "retry_period",
+        "p99_failover",
+        "p99_release",
+        "survival_probability",
+        "requests_per_second",
+        "tolerated_outage",
+        "max_safe_clock_rate_ratio",
+    )
+    best = found.best or {}
+    top = found.pareto.head(args.top)
+    if args.json:
+        obj: dict[str, Any] = {"feasible": found.feasible}
+        obj.update({key: _json_number(best.get(key)) for key in keys})
+        obj["pareto_size"] = len(found.pareto)
+        obj["feasible_count"] = found.feasible_count
+        obj["grid_size"] = found.grid_size
+        obj["pareto"] = [
+            {key: _json_number(value) for key, value in row.items()}
+            for row in top.to_dict("records")
+        ]
+        obj["binding"] = list(found.binding)
+        obj["diagnostics"] = [
+            {key: _json_number(value) for key, value in row.items()}
+            for row in found.diagnostics.to_dict("records")
+        ]
+        print(json.dumps(obj), file=out)
+        return EXIT_OK if found.feasible else EXIT_FAILURE
+    print(_targets_line(targets), file=out)
+    print(
+        f"  {args.candidates} candidates, API latency {_seconds(found.settings['api_latency'])}"
+        f" s, jitter {found.settings['jitter_factor']:g}",
+        file=out,
+    )
+    print(found.explain(), file=out)
+    if not found.feasible:
+        rows = [
+            [
+                str(row["target"]),
+                f"{row['limit']:g}",
+                str(row["passing"]),
+                str(row["passing_others"]),
+                "-" if row["closest"] != row["closest"] else f"{row['closest']:.4g}",
+                "yes" if row["binding"] else "no",
+            ]
+            for row in found.diagnostics.to_dict("records")
+        ]
+        header = ["target", "limit", "passing", "passing others", "closest", "binding"]
+        _print_table(header, rows, out, right=(1, 2, 3, 4))
+        return EXIT_FAILURE
+    rows = [
+        [
+            _seconds(row["lease_duration"]),
+            _seconds(row["renew_deadline"]),
+            _seconds(row["retry_period"]),
+            f"{row['p99_failover']:.2f}",
+            f"{row['p99_release']:.2f}",
+            f"{row['tolerated_outage']:.2f}",
+            f"{row['max_safe_clock_rate_ratio']:.3f}",
+            f"{row['requests_per_second']:.3f}",
+        ]
+        for row in top.to_dict("records")
+    ]
+    header = [
+        "lease (s)",
+        "renew (s)",
+        "retry (s)",
+        "p99 crash (s)",
+        "p99 release (s)",
+        "outage survived (s)",
+        "safe clock ratio",
+        "requests/s",
+    ]
+    print(f"best first ({len(top)} of {len(found.pareto)}):", file=out)
+    _print_table(header, rows, out, right=tuple(range(8)))
+    return EXIT_OK
+
+
+def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    from ha_toolkit.election.tuning import evaluate
+
+    targets = _targets(args)
+    cfg = _config(args)
+    result = evaluate(cfg, targets)
+    if args.json:
+        obj = {
+            "passed": result.passed,
+            "failed": list(result.failed),
+            "checks": {
+                check.target: {
+                    "metric": check.metric,
+                    "value": _json_number(check.value),
+                    "limit": _json_number(check.limit),
+                    "passed": check.passed,
+                    "margin": _json_number(check.margin),
+                    "note": check.note,
+                }
+                for check in result.checks
+            },
+            "metrics": {key: _json_number(value) for key, value in result.metrics.items()},
+        }
+        print(json.dumps(obj), file=out)
+        return EXIT_OK if result.passed else EXIT_FAILURE
+    label = cfg.name if cfg.name else "custom"
+    print(f"{label}: {'every target met' if result.passed else 'target(s) missed'}", file=out)
+    print(_settings_line(cfg), file=out)
+    rows = [
+        [
+            check.target,
+            check.metric,
+            f"{check.value:.4g}",
+            f"{check.limit:g}",
+            f"{check.margin:+.4g}",
+            "pass" if check.passed else "FAIL",
+        ]
+        for check in result.checks
+    ]
+    _print_table(["target", "metric", "value", "limit", "margin", "result"], rows, out,
+                 right=(2, 3, 4))  # fmt: skip
+    for check in result.checks:
+        if check.note:
+            print(f"  {check.target}: {check.note}", file=out)
+    return EXIT_OK if result.passed else EXIT_FAILURE
+
+
 # ----------------------------------------------------------------------------- figures
 def _cmd_figures(args: argparse.Namespace, out: TextIO) -> int:
     from ha_toolkit.figures import run_figures
@@ -516,6 +915,10 @@ _COMMANDS = {
     "overlap": _cmd_overlap,
     "queue": _cmd_queue,
     "availability": _cmd_availability,
+    "shuffle": _cmd_shuffle,
+    "apf": _cmd_apf,
+    "tune": _cmd_tune,
+    "check": _cmd_check,
     "figures": _cmd_figures,
 }
 
@@ -531,7 +934,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        0 on success, 2 for bad input (one line on stderr), 1 when a notebook fails.
+        0 on success, 2 for bad input (one line on stderr), 1 when a notebook fails or
+        (tune, check) a target is missed.
     """
     out, err = sys.stdout, sys.stderr
     parser = _build_parser()

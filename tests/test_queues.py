@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-import ciw
 import mpmath as mp
 import numpy as np
 import pytest
 from scipy import stats
 
+from ha_toolkit.apiserver.ciw_check import compare_mmck_with_ciw
 from ha_toolkit.apiserver.queues import erlang_b, erlang_b_max_load, erlang_c, mmc, mmck
 
 RTOL = 1e-10
@@ -379,51 +379,19 @@ def test_bad_inputs_of_the_erlang_functions_and_quantiles():
 CIW_CASES = [(1, 5, 0.8), (3, 3, 2.5), (4, 12, 3.9), (2, 6, 3.0), (10, 20, 9.5)]
 
 
-def ciw_batches(c, K, load, horizon, warmup, batches, seed):
-    """Blocking, mean wait and P(W > t) per batch of one seeded Ciw run of M/M/c/K."""
-    network = ciw.create_network(
-        arrival_distributions=[ciw.dists.Exponential(rate=load)],
-        service_distributions=[ciw.dists.Exponential(rate=1.0)],
-        number_of_servers=[c],
-        queue_capacities=[K - c],
-    )
-    # Ciw draws from its own global streams; ciw.seed is its API for reproducible runs.
-    ciw.seed(seed)
-    sim = ciw.Simulation(network)
-    sim.simulate_until_max_time(warmup + horizon)
-    recs = [r for r in sim.get_all_records() if r.arrival_date > warmup]
-    arrival = np.array([r.arrival_date for r in recs])
-    rejected = np.array([r.record_type == "rejection" for r in recs])
-    wait = np.array([r.waiting_time if r.record_type == "service" else np.nan for r in recs])
-    which = np.minimum(((arrival - warmup) / horizon * batches).astype(int), batches - 1)
-    return which, rejected, wait
-
-
-def batch_ci(values, level=0.999):
-    values = np.asarray(values)
-    n = values.size
-    half = stats.t.ppf(0.5 + level / 2, n - 1) * values.std(ddof=1) / math.sqrt(n)
-    return values.mean(), half
-
-
 @pytest.mark.parametrize("case", CIW_CASES)
 def test_mmck_agrees_with_ciw(case):
     c, K, load = case
-    batches = 20
-    which, rejected, wait = ciw_batches(c, K, load, 8000.0, 200.0, batches, seed=2024 + c + K)
-    r = mmck(load, 1.0, c, K)
-    t = float(r.mean_wait) if r.mean_wait > 0 else 1.0
-    block, mean_w, tail = [], [], []
-    for b in range(batches):
-        sel = which == b
-        block.append(rejected[sel].mean())
-        served = wait[sel & ~rejected]
-        mean_w.append(served.mean())
-        tail.append((served > t).mean())
-    for name, values, model in (
-        ("blocking", block, r.blocking_probability),
-        ("mean wait", mean_w, r.mean_wait),
-        ("P(W > t)", tail, r.wait_sf(t)),
-    ):
-        mean, half = batch_ci(values)
-        assert abs(mean - model) <= half + 1e-12, (name, mean, half, float(model))
+    table = compare_mmck_with_ciw(
+        c, K, load, horizon=8000.0, warmup=200.0, batches=20, level=0.999, seed=2024 + c + K
+    )
+    assert list(table["measure"]) == ["blocking", "mean wait", "P(W > t)", "P(R > t)"]
+    outside = table[~table["inside"]]
+    assert outside.empty, outside.to_string()
+
+
+def test_ciw_comparison_rejects_bad_cases():
+    with pytest.raises(ValueError, match="capacity"):
+        compare_mmck_with_ciw(3, 2, 1.0, horizon=10.0, seed=1)
+    with pytest.raises(ValueError, match="batches"):
+        compare_mmck_with_ciw(3, 5, 1.0, horizon=10.0, seed=1, batches=1)

@@ -1,0 +1,237 @@
+r"""Shuffle sharding: how well API Priority and Fairness isolates flows that share a level.
+
+A queuing priority level has ``queues`` queues. Each flow (a FlowSchema plus its
+distinguisher, e.g. the user) is dealt a *hand* of ``hand_size`` distinct queues from its
+hash (apiserver ``pkg/util/shufflesharding``), and each of its requests joins the queue of
+its hand with the least waiting work. A heavy flow (an *elephant*) fills the queues of its
+hand; a light flow (a *mouse*) suffers only if every queue of its hand is also in some
+elephant's hand: it is then *squished*.
+
+The model, as in KEP-1040 and the Kubernetes documentation page on API Priority and
+Fairness: hands are independent and uniformly random ``hand_size``-subsets of the
+``queues`` queues.
+
+Exact computation
+-----------------
+Let ``U`` be the union of the elephants' hands. Adding one hand to a union of ``u`` queues
+adds ``j`` new ones with the hypergeometric probability
+:math:`\binom{N-u}{j}\binom{u}{H-j} / \binom{N}{H}`, so the distribution of ``|U|`` after
+``E`` elephants follows from ``E`` steps of that chain, and
+
+.. math:: P(\text{squished}) = \sum_u P(|U| = u)\, \binom{u}{H} / \binom{N}{H}.
+
+Everything is carried in integers (numerators over :math:`\binom{N}{H}^{E+1}`), so the
+probability is exact and converted to a float once, correctly rounded.
+
+Examples
+--------
+>>> from ha_toolkit.apiserver.shuffle import squish_probability
+>>> squish_probability(queues=32, hand_size=12, elephants=1)  # 1 / C(32, 12)
+4.428838398950118e-09
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "deal_hands",
+    "expected_queues_used",
+    "overlap_probability",
+    "squish_probability",
+    "squish_table",
+]
+
+
+def _check_int(value: object, name: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    if int(value) < low:
+        raise ValueError(f"{name} must be >= {low}, got {value!r}")
+    return int(value)
+
+
+def _check_hand(queues: object, hand_size: object) -> tuple[int, int]:
+    n = _check_int(queues, "queues", 1)
+    h = _check_int(hand_size, "hand_size", 1)
+    if h > n:
+        raise ValueError(f"hand_size must be <= queues ({n}), got {h}")
+    return n, h
+
+
+def _union_counts(n: int, h: int, elephants: int) -> dict[int, int]:
+    """Weights w[u] with P(|union of the hands| = u) = w[u] / C(n, h)**elephants."""
+    dist = {0: 1}
+    for _ in range(elephants):
+        new: dict[int, int] = {}
+        for u, w in dist.items():
+            # j new queues: choose them among the n - u outside, the rest among the u inside
+            for j in range(max(0, h - u), min(h, n - u) + 1):
+                new[u + j] = new.get(u + j, 0) + w * math.comb(n - u, j) * math.comb(u, h - j)
+        dist = new
+    return dist
+
+
+def squish_probability(queues: int, hand_size: int, elephants: int) -> float:
+    """Probability that a mouse's whole hand lies inside the elephants' hands.
+
+    Parameters
+    ----------
+    queues : int
+        Queues of the priority level (the deck), ``>= 1``.
+    hand_size : int
+        Queues dealt to each flow, ``1 <= hand_size <= queues``.
+    elephants : int
+        Number of heavy flows, ``>= 0``.
+
+    Returns
+    -------
+    float
+        The exact probability (rounded once to double precision) for independent uniformly
+        random hands; 0 without elephants.
+
+    Raises
+    ------
+    ValueError
+        Non-integer or out-of-range arguments.
+    """
+    n, h = _check_hand(queues, hand_size)
+    e = _check_int(elephants, "elephants", 0)
+    if e == 0:
+        return 0.0
+    dist = _union_counts(n, h, e)
+    numerator = sum(w * math.comb(u, h) for u, w in dist.items())
+    return numerator / math.comb(n, h) ** (e + 1)
+
+
+def overlap_probability(queues: int, hand_size: int) -> float:
+    """Probability that a flow shares at least one queue with one given other flow.
+
+    ``1 - C(queues - hand_size, hand_size) / C(queues, hand_size)``, exact.
+
+    Parameters
+    ----------
+    queues, hand_size : int
+        As in :func:`squish_probability`.
+
+    Returns
+    -------
+    float
+        The probability that two independent uniformly random hands intersect.
+    """
+    n, h = _check_hand(queues, hand_size)
+    total = math.comb(n, h)
+    return (total - math.comb(n - h, h)) / total
+
+
+def expected_queues_used(queues: int, hand_size: int, flows: float) -> float:
+    """Expected number of distinct queues in the union of ``flows`` independent hands.
+
+    Each queue is missed by one hand with probability ``1 - hand_size/queues``, so the
+    expectation is ``queues * (1 - (1 - hand_size/queues) ** flows)``: ``hand_size`` for
+    one flow, tending to ``queues`` as flows grow.
+
+    Parameters
+    ----------
+    queues, hand_size : int
+        As in :func:`squish_probability`.
+    flows : float
+        Number of flows (``>= 1``; a real number is accepted for interpolation).
+
+    Returns
+    -------
+    float
+        The expected union size.
+    """
+    n, h = _check_hand(queues, hand_size)
+    try:
+        f = float(flows)
+    except (TypeError, ValueError):
+        raise ValueError(f"flows must be a number >= 1, got {flows!r}") from None
+    if isinstance(flows, bool) or not (math.isfinite(f) and f >= 1):
+        raise ValueError(f"flows must be a finite number >= 1, got {flows!r}")
+    if h == n:
+        return float(n)
+    return n * -math.expm1(f * math.log1p(-h / n))
+
+
+def deal_hands(
+    queues: int, hand_size: int, flows: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Deal independent uniformly random hands, one per flow.
+
+    Parameters
+    ----------
+    queues, hand_size : int
+        As in :func:`squish_probability`.
+    flows : int
+        Number of hands to deal (``>= 0``).
+    rng : numpy.random.Generator
+        The random stream.
+
+    Returns
+    -------
+    numpy.ndarray
+        Integer array of shape ``(flows, hand_size)``; each row holds distinct queue
+        indices in ``0 .. queues-1`` in the order dealt.
+    """
+    n, h = _check_hand(queues, hand_size)
+    f = _check_int(flows, "flows", 0)
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    if f == 0:
+        return np.empty((0, h), dtype=np.int64)
+    # the first h columns of independent uniform permutations are uniform h-subsets
+    keys = rng.random((f, n))
+    return np.argsort(keys, axis=1)[:, :h].astype(np.int64)
+
+
+def squish_table(
+    queues: Iterable[int],
+    hand_sizes: Iterable[int],
+    elephants: Sequence[int] | int = (1, 4, 16),
+) -> pd.DataFrame:
+    """Squish and overlap probabilities over a grid, as a tidy table.
+
+    Parameters
+    ----------
+    queues, hand_sizes : iterable of int
+        Grid values; cells with ``hand_size > queues`` are left out.
+    elephants : int or sequence of int, default (1, 4, 16)
+        Elephant counts.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``queues``, ``hand_size``, ``elephants``, ``probability`` (squish) and
+        ``overlap_probability`` (shares a queue with one given elephant).
+    """
+    import pandas as pd
+
+    es = [elephants] if isinstance(elephants, int | np.integer) else list(elephants)
+    rows = []
+    for n in queues:
+        for h in hand_sizes:
+            if h > n:
+                continue
+            overlap = overlap_probability(n, h)
+            for e in es:
+                rows.append(
+                    {
+                        "queues": int(n),
+                        "hand_size": int(h),
+                        "elephants": int(e),
+                        "probability": squish_probability(n, h, e),
+                        "overlap_probability": overlap,
+                    }
+                )
+    return pd.DataFrame(
+        rows, columns=["queues", "hand_size", "elephants", "probability", "overlap_probability"]
+    )
