@@ -30,13 +30,6 @@ CASES = {
 }
 
 
-def sup_distance(sample: np.ndarray, cdf) -> float:
-    x = np.sort(sample)
-    f = cdf(x)
-    n = x.size
-    return float(max(np.max(np.arange(1, n + 1) / n - f), np.max(f - np.arange(n) / n)))
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=1_000_000)
@@ -57,7 +50,7 @@ def main() -> int:
             mean_rel = dist.mean() / sample.mean() - 1
             p99_mc = float(np.quantile(sample, 0.99))
             p99_rel = dist.ppf(0.99) / p99_mc - 1
-            sup = sup_distance(sample, dist.cdf)
+            sup = dist.ks_distance(sample)
             worst = {
                 "mean": max(worst["mean"], abs(mean_rel)),
                 "p99": max(worst["p99"], abs(p99_rel)),

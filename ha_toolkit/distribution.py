@@ -194,6 +194,15 @@ class Distribution:
         value = np.where(before, 0.0, np.minimum(value, 1.0))
         return value if np.ndim(value) else float(value)
 
+    def _cdf_left(self, x) -> np.ndarray:
+        """P(X < x): the CDF without the atom at a lattice point x."""
+        at, before = self._cumulative()
+        k, frac, outside = self._position(x)
+        cells = np.append(self._cells, 0.0)
+        on_point = frac <= 0.0
+        value = np.where(on_point, before[k], at[k] + cells[k] * frac)
+        return np.where(outside, 0.0, np.minimum(value, 1.0))
+
     def sf(self, x):
         """P(X > x), summed from the right so that small tails keep their precision."""
         k, frac, before = self._position(x)
@@ -346,6 +355,22 @@ class Distribution:
                 "atom": self._atoms,
             }
         )
+
+    def ks_distance(self, sample) -> float:
+        """One-sample Kolmogorov-Smirnov distance ``sup |F_n - F|`` of a sample to this.
+
+        Atoms are honoured: on each side of a jump the empirical CDF is compared with the
+        CDF's value on that side.
+        """
+        x = np.sort(np.asarray(sample, dtype=float).ravel())
+        if x.size == 0 or not np.all(np.isfinite(x)):
+            raise ValueError("sample must be non-empty and finite")
+        n = x.size
+        right = np.asarray(self.cdf(x), dtype=float)
+        left = self._cdf_left(x)
+        above = np.arange(1, n + 1) / n - right
+        below = left - np.arange(n) / n
+        return float(max(above.max(), below.max()))
 
     def plot(self, ax=None, *, label: str = "distribution", **kwargs):
         """Plot the CDF with its p99 marked (see :func:`ha_toolkit.plotting.plot_cdf`).

@@ -335,3 +335,13 @@ def test_min_is_stochastically_smaller(a, b):
     # P(min > x) = P(a > x) P(b > x) at lattice points
     grid = STEP * np.arange(-60, 100)
     np.testing.assert_allclose(m.sf(grid), a.sf(grid) * b.sf(grid), atol=1e-9)
+
+
+def test_ks_distance_agrees_with_scipy_and_honours_atoms():
+    d = uniform(0, 2, 0.01)
+    sample = np.random.default_rng(11).uniform(0, 2, 5000)
+    assert d.ks_distance(sample) == pytest.approx(stats.kstest(sample, lambda x: x / 2).statistic)
+    # a sample from a point mass is at distance 0 from it, not 1
+    assert point(3.0).ks_distance(np.full(10, 3.0)) == 0.0
+    with pytest.raises(ValueError, match="sample"):
+        d.ks_distance([])

@@ -27,13 +27,6 @@ CASES = {
 TRIALS = 60_000
 
 
-def ks_distance(sample, cdf):
-    x = np.sort(sample)
-    f = cdf(x)
-    n = x.size
-    return max(np.max(np.arange(1, n + 1) / n - f), np.max(f - np.arange(n) / n))
-
-
 def seed_of(*parts):
     return [sum(map(ord, str(p))) for p in parts]
 
@@ -66,7 +59,7 @@ def test_overlap_matches_the_oracle(name, ratio):
     cfg = CASES[name]
     sample = simulate_partition(cfg, ratio, TRIALS, np.random.default_rng(seed_of(name, ratio)))
     exact = term_overlap(cfg, ratio)
-    assert ks_distance(sample, exact.cdf) < 1.95 / math.sqrt(sample.size) + 1e-3
+    assert exact.ks_distance(sample) < 1.95 / math.sqrt(sample.size) + 1e-3
     assert exact.mean() == pytest.approx(sample.mean(), abs=4.5 * sample.std() / math.sqrt(TRIALS))
 
 
@@ -88,6 +81,6 @@ def test_leaderless_time_matches_the_oracle(name, mode, outage):
     sample = (sim.new_leader_at - sim.lost_at)[lost]
     assert np.all(np.isfinite(sample))
     exact = leaderless_after_outage(cfg, outage, mode)
-    assert ks_distance(sample, exact.cdf) < 1.95 / math.sqrt(sample.size) + 2e-3
+    assert exact.ks_distance(sample) < 1.95 / math.sqrt(sample.size) + 2e-3
     se = sample.std() / math.sqrt(sample.size)
     assert exact.mean() == pytest.approx(sample.mean(), abs=4.5 * se)

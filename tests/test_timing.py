@@ -26,13 +26,6 @@ ORACLE_CASES = {
 N_TRIALS = 100_000
 
 
-def ks_distance(sample, cdf):
-    x = np.sort(sample)
-    f = cdf(x)
-    n = x.size
-    return max(np.max(np.arange(1, n + 1) / n - f), np.max(f - np.arange(n) / n))
-
-
 @pytest.fixture(scope="module")
 def oracle():
     cache = {}
@@ -55,7 +48,7 @@ def test_exact_model_agrees_with_the_oracle(name, scenario, oracle):
     sample = oracle(name, scenario)
     n = sample.size
     # 1 % critical value of the KS distance for n draws; the lattice adds < 1e-3.
-    assert ks_distance(sample, d.cdf) < 1.63 / math.sqrt(n) + 1e-3
+    assert d.ks_distance(sample) < 1.63 / math.sqrt(n) + 1e-3
     # the mean, within 4 standard errors of the sample mean
     assert d.mean() == pytest.approx(sample.mean(), abs=4 * sample.std() / math.sqrt(n))
     # p99: the share of draws below the model's p99 is 0.99 within 4 binomial s.e.
@@ -174,5 +167,5 @@ def test_python_client_flavour_agrees_with_the_oracle(candidates):
     cfg = ElectionConfig(15.5, 10, 2, candidates=candidates, api_latency=0.1, client="python")
     sample = simulate_failover(cfg, "crash", N_TRIALS, np.random.default_rng(candidates))
     d = failover(cfg, "crash")
-    assert ks_distance(sample, d.cdf) < 1.63 / math.sqrt(sample.size) + 1e-3
+    assert d.ks_distance(sample) < 1.63 / math.sqrt(sample.size) + 1e-3
     assert d.mean() == pytest.approx(sample.mean(), abs=4 * sample.std() / math.sqrt(N_TRIALS))
