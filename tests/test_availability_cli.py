@@ -7,16 +7,9 @@ import math
 from fractions import Fraction
 
 import pytest
-
-from ha_toolkit.cli import main
+from cli_helpers import run
 
 KEYS = ["availability", "nines", "downtime_per_year", "downtime_per_month"]
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def exact_tier(replicas: int, needed: int, mtbf: int, mttr: int) -> Fraction:

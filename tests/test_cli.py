@@ -9,35 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import assert_usage_error, run, run_json
 
 from ha_toolkit.cli import main
 
 KEYS = ["mean", "std", "p50", "p90", "p99", "min", "max"]
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def run_json(capsys, *argv):
-    code, out, err = run(capsys, *argv, "--json")
-    assert code == 0, err
-    assert err == ""
-    return json.loads(out)
-
-
-def assert_usage_error(capsys, *argv, match=None):
-    code, out, err = run(capsys, *argv)
-    assert code == 2
-    assert out == ""
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("ha-toolkit: error: ")
-    if match is not None:
-        assert match in lines[0]
-    return lines[0]
 
 
 def test_failover_json_has_exactly_the_contract_keys(capsys):

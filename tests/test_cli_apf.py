@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
-
-from ha_toolkit.cli import main
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def run_json(capsys, *argv):
-    code, out, err = run(capsys, *argv, "--json")
-    assert code == 0, err
-    assert err == ""
-    return json.loads(out)
+from cli_helpers import run, run_json
 
 
 # ----------------------------------------------------------------------------- shuffle
@@ -37,8 +22,9 @@ def test_shuffle_one_elephant_is_one_over_the_number_of_hands(capsys):
 
 
 def test_shuffle_table(capsys):
-    code, out, err = run(capsys, "shuffle", "--queues", "16", "--hand-size", "4",
-                         "--elephants", "2")
+    code, out, err = run(
+        capsys, "shuffle", "--queues", "16", "--hand-size", "4", "--elephants", "2"
+    )
     assert code == 0 and err == ""
     assert "P(mouse squished)" in out and "P(shares a queue with one elephant)" in out
     overlap = 1 - math.comb(12, 4) / math.comb(16, 4)
@@ -67,9 +53,16 @@ def test_apf_json_has_the_reference_nominal_cl(capsys):
     obj = run_json(capsys, "apf")
     assert obj["server_cl"] == 600 and obj["nominal_cl_sum"] == 602
     nominal = {name: level["nominal_cl"] for name, level in obj["levels"].items()}
-    assert nominal == {"exempt": 0, "catch-all": 13, "system": 74, "node-high": 98,
-                       "leader-election": 25, "workload-high": 98, "workload-low": 245,
-                       "global-default": 49}
+    assert nominal == {
+        "exempt": 0,
+        "catch-all": 13,
+        "system": 74,
+        "node-high": 98,
+        "leader-election": 25,
+        "workload-high": 98,
+        "workload-low": 245,
+        "global-default": 49,
+    }
     wl = obj["levels"]["workload-low"]
     assert (wl["lendable_cl"], wl["min_cl"], wl["max_cl"], wl["max_seats"]) == (221, 24, 845, 37)
     assert wl["borrowing_limit_percent"] is None

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from cli_helpers import assert_usage_error, run, run_json
 
 from ha_toolkit.cli import main
 
@@ -32,31 +33,6 @@ OUTAGE_KEYS = [
     "exact",
 ]
 OVERLAP_KEYS = ["overlap_probability", "max_overlap", "max_safe_clock_rate_ratio", "mean_overlap"]
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def run_json(capsys, *argv):
-    code, out, err = run(capsys, *argv, "--json")
-    assert code == 0, err
-    assert err == ""
-    assert len(out.splitlines()) == 1
-    return json.loads(out)
-
-
-def assert_usage_error(capsys, *argv, match=None):
-    code, out, err = run(capsys, *argv)
-    assert code == 2
-    assert out == ""
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("ha-toolkit: error: ")
-    if match is not None:
-        assert match in lines[0]
 
 
 def outage(capsys, length, mode="refuse", *config):

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import math
 from fractions import Fraction
 
 import pytest
-
-from ha_toolkit.cli import main
+from cli_helpers import run, run_json
 
 KEYS = ["blocking_probability", "utilization", "throughput", "mean_wait", "p99_wait"]
 
@@ -18,19 +16,6 @@ def erlang_b_recursion(c: int, A: Fraction) -> Fraction:
     for n in range(1, c + 1):
         b = A * b / (n + A * b)
     return b
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def run_json(capsys, *argv):
-    code, out, err = run(capsys, *argv, "--json")
-    assert code == 0, err
-    assert err == ""
-    return json.loads(out)
 
 
 def test_json_has_exactly_the_contract_keys(capsys):

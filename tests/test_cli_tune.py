@@ -13,8 +13,8 @@ import json
 import warnings
 
 import pytest
+from cli_helpers import run
 
-from ha_toolkit.cli import main
 from ha_toolkit.election import ElectionConfig, failover
 from ha_toolkit.election.config import LeaseOverlapWarning
 from ha_toolkit.election.outage import outage_survival
@@ -29,12 +29,6 @@ TUNE_KEYS = [
     "survival_probability",
     "requests_per_second",
 ]
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_tune_json_best_meets_the_targets(capsys):
