@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from cli_helpers import assert_usage_error, run, run_json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ha_toolkit._data import _REPO_DATA
 from ha_toolkit.audit import (
     ArtifactError,
     ArtifactWarning,
@@ -24,15 +24,12 @@ from ha_toolkit.audit import (
     read_leases,
     read_manifests,
     read_metrics,
+    sample_artifacts,
 )
 from ha_toolkit.audit.readers import MAX_BYTES
-from ha_toolkit.cli import main
 from ha_toolkit.election.tuning import Targets
 
-SAMPLES = _REPO_DATA / "samples"
-LEASES = SAMPLES / "leases.json"
-MANIFESTS = SAMPLES / "manifests"
-METRICS = SAMPLES / "metrics.txt"
+LEASES, MANIFESTS, METRICS = sample_artifacts().values()
 DAY = 86_400.0
 
 POD = """\
@@ -392,12 +389,6 @@ def test_fuzz_metrics(text):
 
 
 # ------------------------------------------------------------------------------ CLI
-def run(capsys, *argv):
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def test_cli_prints_report_on_samples(capsys):
     code, out, err = run(capsys, "audit", "--leases", str(LEASES), "--manifests", str(MANIFESTS),
                          "--metrics", str(METRICS), "--window", "24h")
@@ -407,21 +398,31 @@ def test_cli_prints_report_on_samples(capsys):
 
 
 def test_cli_json(capsys):
-    code, out, _ = run(capsys, "audit", "--manifests", str(MANIFESTS), "--json",
-                       "--max-p99-failover", "25s")
-    obj = json.loads(out)
+    obj = run_json(capsys, "audit", "--manifests", str(MANIFESTS), "--max-p99-failover", "25s")
     comps = {c["component"]: c for c in obj["components"]}
-    assert code == 0 and comps["kube-controller-manager"]["passed"] is False
+    assert comps["kube-controller-manager"]["passed"] is False
     assert obj["levels"] == [] and obj["window"] is None
 
 
 def test_cli_bad_input_one_line_exit_2(capsys, tmp_path: Path):
     bad = tmp_path / "leases.json"
     bad.write_text("{not json")
-    code, out, err = run(capsys, "audit", "--leases", str(bad))
-    assert code == 2 and out == ""
-    assert err.count("\n") == 1 and "leases.json: line 1 column 2: malformed JSON" in err
-    code, _, err = run(capsys, "audit")
-    assert code == 2 and "at least one of" in err
-    code, _, err = run(capsys, "audit", "--metrics", str(METRICS), "--window", "0s")
-    assert code == 2 and "--window" in err
+    assert_usage_error(capsys, "audit", "--leases", str(bad),
+                       match="leases.json: line 1 column 2: malformed JSON")
+    assert_usage_error(capsys, "audit", match="at least one of")
+    assert_usage_error(capsys, "audit", "--metrics", str(METRICS), "--window", "0s",
+                       match="--window")
+    assert_usage_error(capsys, "audit", "--manifests", str(tmp_path / "missing"),
+                       match="missing: directory: not found")
+
+
+def test_report_plot_returns_axes(report):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ax = report.plot()
+    assert len(ax.patches) == len(report.load)  # one bar per level and load factor
+    assert any("1157/s" == t.get_text() for t in ax.texts)
+    plt.close(ax.figure)

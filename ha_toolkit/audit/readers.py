@@ -1,0 +1,704 @@
+"""Readers for what a cluster exposes: Leases, static pod manifests and ``/metrics``.
+
+The files come from other machines and are treated as untrusted input. Each reader parses
+with a maintained library (``json``, PyYAML's ``safe_load``, ``prometheus_client``'s text
+parser) and checks every field it uses. A problem that spoils the whole file raises
+:class:`ArtifactError` (a :class:`ValueError`) naming the file and the place; a problem
+confined to one record (one Lease, one metric sample, a repeated flag) emits an
+:class:`ArtifactWarning` with the same naming and the record is skipped, so the rest of the
+report can still be produced.
+
+What is refused:
+
+* files larger than :data:`MAX_BYTES` (5 MiB), checked before reading, and text that is not
+  UTF-8;
+* text that the library cannot parse (the message carries its line and column);
+* a top level of the wrong shape, missing or mistyped fields;
+* absurd values: durations <= 0 or above :data:`MAX_DURATION` (one day), seat counts above
+  :data:`MAX_SEATS`, negative or non-finite counters and gauges.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import re
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ha_toolkit.durations import parse_duration
+
+__all__ = [
+    "COMPONENT_DEFAULTS",
+    "CONTROL_PLANE_COMPONENTS",
+    "MAX_BYTES",
+    "MAX_DURATION",
+    "MAX_SEATS",
+    "ArtifactError",
+    "ArtifactWarning",
+    "parse_leases",
+    "parse_manifest",
+    "parse_metrics",
+    "read_leases",
+    "read_manifests",
+    "read_metrics",
+]
+
+#: Largest artifact read, in bytes (a /metrics scrape of a big cluster is ~1-3 MB).
+MAX_BYTES = 5 * 1024 * 1024
+#: Largest credible duration (lease, renew deadline, retry period), seconds.
+MAX_DURATION = 86_400.0
+#: Largest credible seat count (inflight limits, seats of a priority level).
+MAX_SEATS = 1_000_000
+
+CONTROL_PLANE_COMPONENTS = ("kube-apiserver", "kube-scheduler", "kube-controller-manager")
+
+#: Defaults of the flags read, as the components apply them when a flag is absent
+#: (component-base leader-election defaults; kube-apiserver generic server options).
+COMPONENT_DEFAULTS: dict[str, dict[str, Any]] = {
+    "kube-apiserver": {"max_requests_inflight": 400, "max_mutating_requests_inflight": 200},
+    "kube-scheduler": {
+        "leader_elect": True,
+        "lease_duration": 15.0,
+        "renew_deadline": 10.0,
+        "retry_period": 2.0,
+        "lease_namespace": "kube-system",
+        "lease_name": "kube-scheduler",
+    },
+    "kube-controller-manager": {
+        "leader_elect": True,
+        "lease_duration": 15.0,
+        "renew_deadline": 10.0,
+        "retry_period": 2.0,
+        "lease_namespace": "kube-system",
+        "lease_name": "kube-controller-manager",
+    },
+}
+
+# flag -> (field, kind); the leader-election flags of component-base and the inflight limits
+_FLAGS: dict[str, tuple[str, str]] = {
+    "leader-elect": ("leader_elect", "bool"),
+    "leader-elect-lease-duration": ("lease_duration", "duration"),
+    "leader-elect-renew-deadline": ("renew_deadline", "duration"),
+    "leader-elect-retry-period": ("retry_period", "duration"),
+    "leader-elect-resource-namespace": ("lease_namespace", "string"),
+    "leader-elect-resource-name": ("lease_name", "string"),
+    "max-requests-inflight": ("max_requests_inflight", "seats"),
+    "max-mutating-requests-inflight": ("max_mutating_requests_inflight", "seats"),
+}
+# KubeSchedulerConfiguration.leaderElection keys -> (field, kind)
+_SCHEDULER_CONFIG: dict[str, tuple[str, str]] = {
+    "leaderElect": ("leader_elect", "bool"),
+    "leaseDuration": ("lease_duration", "duration"),
+    "renewDeadline": ("renew_deadline", "duration"),
+    "retryPeriod": ("retry_period", "duration"),
+    "resourceNamespace": ("lease_namespace", "string"),
+    "resourceName": ("lease_name", "string"),
+}
+# strconv.ParseBool, which pflag's bool flags use
+_GO_BOOLS = {
+    **dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
+    **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False),
+}
+_INT = re.compile(r"[+-]?[0-9]+")
+
+MANIFEST_COLUMNS = [
+    "component",
+    "file",
+    "leader_elect",
+    "lease_duration",
+    "renew_deadline",
+    "retry_period",
+    "lease_namespace",
+    "lease_name",
+    "max_requests_inflight",
+    "max_mutating_requests_inflight",
+    "defaulted",
+]
+LEASE_COLUMNS = [
+    "namespace",
+    "name",
+    "holder",
+    "lease_duration_seconds",
+    "lease_transitions",
+    "acquire_time",
+    "renew_time",
+]
+METRIC_COLUMNS = [
+    "priority_level",
+    "nominal_limit_seats",
+    "current_limit_seats",
+    "dispatched",
+    "rejected",
+    "inqueue",
+    "execution_seconds_sum",
+    "execution_seconds_count",
+]
+# sample name -> column; counters and per-flow gauges are summed over their other labels
+_SERIES = {
+    "apiserver_flowcontrol_nominal_limit_seats": "nominal_limit_seats",
+    "apiserver_flowcontrol_current_limit_seats": "current_limit_seats",
+    "apiserver_flowcontrol_dispatched_requests_total": "dispatched",
+    "apiserver_flowcontrol_rejected_requests_total": "rejected",
+    "apiserver_flowcontrol_current_inqueue_requests": "inqueue",
+    "apiserver_flowcontrol_request_execution_seconds_sum": "execution_seconds_sum",
+    "apiserver_flowcontrol_request_execution_seconds_count": "execution_seconds_count",
+}
+_SEAT_SERIES = {"nominal_limit_seats", "current_limit_seats"}
+
+
+class ArtifactError(ValueError):
+    """An artifact that cannot be used: the message names the file and the place.
+
+    Parameters
+    ----------
+    source : str or path
+        The file (or a label for text given directly).
+    place : str
+        Where in the file: ``line 3 column 7``, ``items[2].spec.leaseDurationSeconds``,
+        ``spec.containers[0].command[5]``, a metric sample, ...
+    message : str
+        What is wrong, and the rule broken.
+    """
+
+    def __init__(self, source: str | os.PathLike[str], place: str, message: str) -> None:
+        self.source = str(source)
+        self.place = place
+        self.reason = message
+        super().__init__(f"{self.source}: {place}: {message}")
+
+
+class ArtifactWarning(UserWarning):
+    """A record of an artifact was skipped or a setting overridden; the rest is usable."""
+
+
+def _warn(source: str, place: str, message: str) -> None:
+    warnings.warn(f"{source}: {place}: {message}", ArtifactWarning, stacklevel=3)
+
+
+# ------------------------------------------------------------------------------ files
+def _read_text(path: str | os.PathLike[str]) -> tuple[str, str]:
+    """The text of a file of at most MAX_BYTES, UTF-8; (text, source label)."""
+    p = Path(path)
+    source = str(p)
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise ArtifactError(source, "file", f"cannot read it: {exc.strerror or exc}") from None
+    if not p.is_file():
+        raise ArtifactError(source, "file", "not a regular file")
+    if size > MAX_BYTES:
+        raise ArtifactError(
+            source, "file", f"{size} bytes is over the limit of {MAX_BYTES} bytes for an artifact"
+        )
+    try:
+        with p.open("rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise ArtifactError(source, "file", f"cannot read it: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:  # grew since stat
+        raise ArtifactError(source, "file", f"over the limit of {MAX_BYTES} bytes")
+    return _decode(data, source), source
+
+
+def _decode(data: bytes, source: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ArtifactError(source, f"byte {exc.start}", "not UTF-8 text") from None
+
+
+def _check_text(text: Any, source: str) -> str:
+    if isinstance(text, bytes):
+        if len(text) > MAX_BYTES:
+            raise ArtifactError(source, "file", f"over the limit of {MAX_BYTES} bytes")
+        text = _decode(text, source)
+    if not isinstance(text, str):
+        raise ArtifactError(source, "file", f"expected text, got {type(text).__name__}")
+    if len(text) > MAX_BYTES:
+        raise ArtifactError(source, "file", f"over the limit of {MAX_BYTES} bytes")
+    return text
+
+
+def _load_document(text: str, source: str) -> Any:
+    """One JSON or YAML document (YAML through safe_load: no object construction)."""
+    import yaml
+
+    stripped = text.lstrip("\ufeff \t\r\n")
+    if not stripped:
+        raise ArtifactError(source, "file", "empty")
+    if stripped[0] in "{[":
+        try:
+            return json.loads(stripped)
+        except json.JSONDecodeError as exc:
+            place = f"line {exc.lineno} column {exc.colno}"
+            raise ArtifactError(source, place, f"malformed JSON: {exc.msg}") from None
+        except RecursionError:
+            raise ArtifactError(source, "file", "JSON nested too deeply") from None
+    try:
+        return yaml.safe_load(stripped)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        place = f"line {mark.line + 1} column {mark.column + 1}" if mark else "file"
+        reason = " ".join(str(exc.problem or exc.context or "syntax error").split())
+        raise ArtifactError(source, place, f"malformed YAML: {reason}") from None
+    except yaml.YAMLError as exc:
+        raise ArtifactError(source, "file", f"malformed YAML: {_one_line(exc)}") from None
+    except RecursionError:
+        raise ArtifactError(source, "file", "YAML nested too deeply") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. a timestamp like 2024-13-45
+        raise ArtifactError(source, "file", f"malformed YAML value: {_one_line(exc)}") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200]
+
+
+def _mapping(value: Any, source: str, place: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ArtifactError(source, place, f"expected a mapping, got {_kind(value)}")
+    return value
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+# ------------------------------------------------------------------------------ leases
+def _whole(value: Any, source: str, place: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ArtifactError(source, place, f"expected a whole number, got {_kind(value)}")
+    if not low <= value <= high:
+        raise ArtifactError(source, place, f"must lie in [{low}, {high}], got {value}")
+    return value
+
+
+def _time(value: Any, source: str, place: str) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    if isinstance(value, _dt.datetime):  # an unquoted YAML timestamp
+        stamp = value
+    elif isinstance(value, str):
+        try:
+            stamp = _dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise ArtifactError(
+                source, place, f"expected an RFC 3339 time, got {value[:40]!r}"
+            ) from None
+    else:
+        raise ArtifactError(source, place, f"expected an RFC 3339 time, got {_kind(value)}")
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=_dt.UTC)
+    return pd.Timestamp(stamp).tz_convert("UTC")
+
+
+def _lease_row(item: Any, source: str, place: str) -> dict[str, Any]:
+    item = _mapping(item, source, place)
+    kind = item.get("kind", "Lease")
+    if kind != "Lease":
+        raise ArtifactError(source, f"{place}.kind", f"expected Lease, got {str(kind)[:40]!r}")
+    meta = _mapping(item.get("metadata"), source, f"{place}.metadata")
+    name = meta.get("name")
+    if not isinstance(name, str) or not name:
+        raise ArtifactError(source, f"{place}.metadata.name", "missing or not a string")
+    namespace = meta.get("namespace", "")
+    if not isinstance(namespace, str):
+        raise ArtifactError(source, f"{place}.metadata.namespace", "not a string")
+    spec = item.get("spec")
+    spec = {} if spec is None else _mapping(spec, source, f"{place}.spec")
+    holder = spec.get("holderIdentity")
+    if holder is not None and not isinstance(holder, str):
+        raise ArtifactError(source, f"{place}.spec.holderIdentity", "not a string")
+    duration = spec.get("leaseDurationSeconds")
+    if duration is not None:
+        duration = _whole(duration, source, f"{place}.spec.leaseDurationSeconds", 1,
+                          int(MAX_DURATION))
+    transitions = spec.get("leaseTransitions")
+    if transitions is not None:
+        transitions = _whole(transitions, source, f"{place}.spec.leaseTransitions", 0, 2**31 - 1)
+    return {
+        "namespace": namespace,
+        "name": name,
+        "holder": holder or "",
+        "lease_duration_seconds": math.nan if duration is None else float(duration),
+        "lease_transitions": math.nan if transitions is None else float(transitions),
+        "acquire_time": _time(spec.get("acquireTime"), source, f"{place}.spec.acquireTime"),
+        "renew_time": _time(spec.get("renewTime"), source, f"{place}.spec.renewTime"),
+    }
+
+
+def parse_leases(text: str | bytes, source: str = "<leases>") -> pd.DataFrame:
+    """Leases from the output of ``kubectl get leases -A -o json`` (or ``-o yaml``).
+
+    Parameters
+    ----------
+    text : str or bytes
+        A ``List`` (``items``) of Leases, or one Lease.
+    source : str
+        Name used in messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per Lease: ``namespace``, ``name``, ``holder`` (empty when released),
+        ``lease_duration_seconds``, ``lease_transitions`` (NaN when absent),
+        ``acquire_time``, ``renew_time`` (UTC timestamps or None).
+
+    Raises
+    ------
+    ArtifactError
+        Text that does not parse or whose top level is neither a Lease nor a list. A
+        malformed Lease (wrong types, durations outside ``[1, 86400]`` s, negative
+        transitions, a bad time) is skipped with an :class:`ArtifactWarning`.
+    """
+    text = _check_text(text, source)
+    doc = _load_document(text, source)
+    if isinstance(doc, Mapping) and doc.get("kind") == "Lease":
+        items: list[Any] = [doc]
+        prefix = ""
+    elif isinstance(doc, Mapping) and isinstance(doc.get("items"), list):
+        items, prefix = doc["items"], "items"
+    else:
+        raise ArtifactError(
+            source, "top level",
+            "expected a Lease or a List with 'items' (kubectl get leases -A -o json)",
+        )
+    rows, seen = [], set()
+    for i, item in enumerate(items):
+        place = f"{prefix}[{i}]" if prefix else "top level"
+        try:
+            row = _lease_row(item, source, place)
+        except ArtifactError as exc:
+            _warn(source, exc.place, f"{exc.reason}; Lease skipped")
+            continue
+        key = (row["namespace"], row["name"])
+        if key in seen:
+            _warn(source, place, f"Lease {key[0]}/{key[1]} listed twice; the repeat skipped")
+            continue
+        seen.add(key)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=LEASE_COLUMNS)
+
+
+def read_leases(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """:func:`parse_leases` of a file (at most :data:`MAX_BYTES`)."""
+    text, source = _read_text(path)
+    return parse_leases(text, source)
+
+
+# ------------------------------------------------------------------------------ manifests
+def _flag_value(kind: str, raw: Any, source: str, place: str, name: str) -> Any:
+    if kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        if not isinstance(raw, str) or raw not in _GO_BOOLS:
+            raise ArtifactError(source, place, f"{name}: expected true or false, got {raw!r:.40}")
+        return _GO_BOOLS[raw]
+    if kind == "string":
+        if not isinstance(raw, str) or not raw:
+            raise ArtifactError(source, place, f"{name}: expected a non-empty string")
+        return raw
+    if kind == "seats":
+        if isinstance(raw, str) and _INT.fullmatch(raw.strip()):
+            raw = int(raw.strip())
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise ArtifactError(source, place, f"{name}: expected a whole number, got {raw!r:.40}")
+        if not 0 <= raw <= MAX_SEATS:
+            raise ArtifactError(source, place, f"{name} must lie in [0, {MAX_SEATS}], got {raw}")
+        return raw
+    # a duration: Go's time.ParseDuration strings ("15s", "1m30s") or seconds
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+        raise ArtifactError(source, place, f"{name}: expected a duration, got {_kind(raw)}")
+    try:
+        seconds = parse_duration(raw, name=name)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise ArtifactError(source, place, _one_line(exc)) from None
+    if not (math.isfinite(seconds) and 0 < seconds <= MAX_DURATION):
+        raise ArtifactError(
+            source, place, f"{name} must be > 0 and <= {MAX_DURATION:g} s, got {raw!r:.40}"
+        )
+    return seconds
+
+
+def _container(spec: Mapping[str, Any], source: str) -> tuple[int, Mapping[str, Any], str] | None:
+    containers = spec.get("containers")
+    if not isinstance(containers, list) or not containers:
+        raise ArtifactError(source, "spec.containers", "missing or not a non-empty list")
+    for ci, c in enumerate(containers):
+        c = _mapping(c, source, f"spec.containers[{ci}]")
+        command = c.get("command")
+        first = command[0] if isinstance(command, list) and command else None
+        for candidate in (c.get("name"), first):
+            if isinstance(candidate, str):
+                base = candidate.rsplit("/", 1)[-1]
+                if base in CONTROL_PLANE_COMPONENTS:
+                    return ci, c, base
+    return None
+
+
+def _tokens(container: Mapping[str, Any], ci: int, source: str) -> list[tuple[str, str]]:
+    """(token, place) of the command line after the program name, then args."""
+    out = []
+    for key in ("command", "args"):
+        value = container.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list):
+            raise ArtifactError(source, f"spec.containers[{ci}].{key}", "not a list")
+        for j, tok in enumerate(value):
+            place = f"spec.containers[{ci}].{key}[{j}]"
+            if not isinstance(tok, str):
+                raise ArtifactError(source, place, f"expected a string, got {_kind(tok)}")
+            if key == "command" and j == 0:
+                continue
+            out.append((tok, place))
+    return out
+
+
+def _parse_flags(tokens: list[tuple[str, str]], source: str) -> dict[str, tuple[Any, str]]:
+    """field -> (value, place) of the flags read; the last of a repeated flag wins."""
+    found: dict[str, tuple[Any, str]] = {}
+    i = 0
+    while i < len(tokens):
+        tok, place = tokens[i]
+        i += 1
+        if not tok.startswith("--"):
+            continue
+        name, sep, raw = tok[2:].partition("=")
+        if name not in _FLAGS:
+            continue
+        field, kind = _FLAGS[name]
+        if not sep:
+            if kind == "bool":
+                raw = "true"
+            elif i < len(tokens) and not tokens[i][0].startswith("-"):
+                raw = tokens[i][0]
+                i += 1
+            else:
+                raise ArtifactError(source, place, f"--{name} needs a value")
+        value = _flag_value(kind, raw, source, place, f"--{name}")
+        if field in found:
+            _warn(source, place, f"--{name} repeated (first at {found[field][1]}); the last "
+                  "one wins, as in the component's flag parser")
+        found[field] = (value, place)
+    return found
+
+
+def parse_manifest(text: str | bytes, source: str = "<manifest>") -> dict[str, Any] | None:
+    """The settings of a control-plane static pod manifest, or of a scheduler config file.
+
+    Parameters
+    ----------
+    text : str or bytes
+        A Pod (``/etc/kubernetes/manifests/*.yaml``) or a ``KubeSchedulerConfiguration``.
+    source : str
+        Name used in messages.
+
+    Returns
+    -------
+    dict or None
+        For a Pod of kube-apiserver, kube-scheduler or kube-controller-manager: the
+        ``component``, ``file``, the settings read (see :data:`MANIFEST_COLUMNS`, seconds
+        for durations) with :data:`COMPONENT_DEFAULTS` for absent flags, and
+        ``defaulted``, the comma-separated settings left at their defaults. For a
+        ``KubeSchedulerConfiguration``: ``component`` ``"kube-scheduler-config"`` and the
+        ``leaderElection`` settings it gives. None (with an :class:`ArtifactWarning`) for
+        another kind of object or another program.
+
+    Raises
+    ------
+    ArtifactError
+        Malformed text, missing or mistyped fields, a flag without its value, a duration
+        that does not parse or lies outside ``(0, 86400]`` s, inflight limits outside
+        ``[0, 10^6]``.
+    """
+    text = _check_text(text, source)
+    doc = _mapping(_load_document(text, source), source, "top level")
+    kind = doc.get("kind")
+    if kind == "KubeSchedulerConfiguration":
+        le = doc.get("leaderElection")
+        le = {} if le is None else _mapping(le, source, "leaderElection")
+        row: dict[str, Any] = {"component": "kube-scheduler-config", "file": source}
+        for key, (field, fkind) in _SCHEDULER_CONFIG.items():
+            if key in le:
+                row[field] = _flag_value(fkind, le[key], source, f"leaderElection.{key}", key)
+        return row
+    if kind != "Pod":
+        _warn(source, "kind", f"not a Pod nor a KubeSchedulerConfiguration ({str(kind)[:40]!r}); "
+              "file skipped")
+        return None
+    spec = _mapping(doc.get("spec"), source, "spec")
+    found = _container(spec, source)
+    if found is None:
+        _warn(source, "spec.containers", "no kube-apiserver, kube-scheduler or "
+              "kube-controller-manager container; file skipped")
+        return None
+    ci, container, component = found
+    flags = _parse_flags(_tokens(container, ci, source), source)
+    defaults = COMPONENT_DEFAULTS[component]
+    row = {"component": component, "file": source}
+    defaulted = []
+    for field, default in defaults.items():
+        if field in flags:
+            row[field] = flags[field][0]
+        else:
+            row[field] = default
+            defaulted.append(field)
+    row["defaulted"] = ",".join(defaulted)
+    return row
+
+
+def read_manifests(directory: str | os.PathLike[str]) -> pd.DataFrame:
+    """Settings of the control-plane components from a copy of ``/etc/kubernetes/manifests``.
+
+    Every ``*.yaml``, ``*.yml`` and ``*.json`` file of the directory is read with
+    :func:`parse_manifest`. A ``KubeSchedulerConfiguration`` in the same directory supplies
+    the scheduler's ``leaderElection`` settings; flags given explicitly on the command line
+    override it, as kube-scheduler does with ``--config``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per component, columns :data:`MANIFEST_COLUMNS` (NaN where a setting does
+        not apply to the component).
+
+    Raises
+    ------
+    ArtifactError
+        The directory is missing, or one of its files is malformed (see
+        :func:`parse_manifest`). A second manifest for the same component is skipped with
+        an :class:`ArtifactWarning`.
+    """
+    root = Path(directory)
+    if not root.is_dir():
+        raise ArtifactError(str(root), "directory", "not found or not a directory")
+    files = sorted(p for p in root.iterdir()
+                   if p.suffix.lower() in (".yaml", ".yml", ".json") and p.is_file())
+    rows: dict[str, dict[str, Any]] = {}
+    config: dict[str, Any] | None = None
+    for path in files:
+        text, source = _read_text(path)
+        row = parse_manifest(text, source)
+        if row is None:
+            continue
+        if row["component"] == "kube-scheduler-config":
+            config = row
+        elif row["component"] in rows:
+            _warn(source, "file", f"a second manifest for {row['component']} (first: "
+                  f"{rows[row['component']]['file']}); skipped")
+        else:
+            rows[row["component"]] = row
+    sched = rows.get("kube-scheduler")
+    if config is not None and sched is not None:
+        defaulted = set(filter(None, sched["defaulted"].split(",")))
+        for field, value in config.items():
+            if field in defaulted:
+                sched[field] = value
+                defaulted.discard(field)
+        sched["defaulted"] = ",".join(f for f in COMPONENT_DEFAULTS["kube-scheduler"]
+                                      if f in defaulted)
+        sched["file"] = f"{sched['file']} + {config['file']}"
+    order = [rows[c] for c in CONTROL_PLANE_COMPONENTS if c in rows]
+    return pd.DataFrame(order, columns=MANIFEST_COLUMNS)
+
+
+# ------------------------------------------------------------------------------ metrics
+def _families(text: str, source: str) -> list[Any]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        return list(text_string_to_metric_families(text))
+    except Exception as exc:  # a third-party parser on untrusted text: wrap whatever it raises
+        raise ArtifactError(
+            source, "text", f"not Prometheus text format: {_one_line(exc)}"
+        ) from None
+
+
+def _sample_place(name: str, labels: Mapping[str, str]) -> str:
+    inner = ",".join(f'{k}="{str(v)[:40]}"' for k, v in sorted(labels.items()))
+    return f"{name}{{{inner}}}"
+
+
+def parse_metrics(
+    text: str | bytes, source: str = "<metrics>"
+) -> pd.DataFrame:
+    """Per priority level totals of the ``apiserver_flowcontrol_*`` series of one scrape.
+
+    Parameters
+    ----------
+    text : str or bytes
+        ``kubectl get --raw /metrics`` of one API server (Prometheus text format).
+    source : str
+        Name used in messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ``priority_level`` with ``nominal_limit_seats`` and
+        ``current_limit_seats`` (gauges), ``dispatched`` and ``rejected`` (counters summed
+        over ``flow_schema`` and ``reason``), ``inqueue`` (gauge summed over flow schemas),
+        ``execution_seconds_sum`` and ``execution_seconds_count`` (the histogram's sum and
+        count, summed over flow schemas and ``type``). NaN where a series is absent.
+
+    Raises
+    ------
+    ArtifactError
+        Text that does not parse, or no ``apiserver_flowcontrol_*`` series at all. A sample
+        without a ``priority_level`` label, with a negative or non-finite value, seats above
+        :data:`MAX_SEATS`, or repeated with the same labels is skipped with an
+        :class:`ArtifactWarning`.
+    """
+    text = _check_text(text, source)
+    totals: dict[str, dict[str, float]] = {}
+    seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+    matched = 0
+    for family in _families(text, source):
+        for sample in family.samples:
+            column = _SERIES.get(sample.name)
+            if column is None:
+                continue
+            matched += 1
+            labels = dict(sample.labels)
+            place = _sample_place(sample.name, labels)
+            key = (sample.name, tuple(sorted(labels.items())))
+            if key in seen:
+                _warn(source, place, "repeated sample; the repeat skipped")
+                continue
+            seen.add(key)
+            level = labels.get("priority_level")
+            if not level:
+                _warn(source, place, "no priority_level label; sample skipped")
+                continue
+            value = float(sample.value)
+            if not (math.isfinite(value) and value >= 0):
+                _warn(source, place, f"value must be finite and >= 0, got {value!r}; skipped")
+                continue
+            if column in _SEAT_SERIES and value > MAX_SEATS:
+                _warn(source, place, f"{value:g} seats is above {MAX_SEATS}; skipped")
+                continue
+            row = totals.setdefault(level, {})
+            if column in _SEAT_SERIES:
+                row[column] = value
+            else:
+                row[column] = row.get(column, 0.0) + value
+    if not matched:
+        raise ArtifactError(source, "text", "no apiserver_flowcontrol_* series: not the "
+                            "/metrics of an API server with priority and fairness?")
+    rows = [{"priority_level": level, **values} for level, values in sorted(totals.items())]
+    frame = pd.DataFrame(rows, columns=METRIC_COLUMNS)
+    numeric = METRIC_COLUMNS[1:]
+    frame[numeric] = frame[numeric].astype(float)
+    return frame
+
+
+def read_metrics(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """:func:`parse_metrics` of a file (at most :data:`MAX_BYTES`)."""
+    text, source = _read_text(path)
+    return parse_metrics(text, source)
+
