@@ -219,35 +219,6 @@ def record_version_read(
     return version
 
 
-def _skip_uneventful_attempts(
-    attempt: np.ndarray,
-    c: np.ndarray,
-    lease: float,
-    rp: float,
-    jitter: float,
-    lat: float,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """Advance each follower's attempt times, attempt by attempt, through the warm-up.
-
-    Before ``c - (lease + l + 3 longest gaps)`` nothing a follower reads can matter: it
-    cannot take the lease from the healthy leader, and the first read of the leader's last
-    record before ``c`` resets ``observedTime`` whatever was read before. So only the attempt
-    times (``wait.Jitter`` sleeps) are drawn there; the reads start afresh after it, as for a
-    follower that has just started, several leader renewals before ``c``. This keeps the
-    warm-up's stationarity at a fraction of its cost.
-    """
-    now = attempt.copy()
-    longest_gap = lat + rp * (1.0 + jitter)
-    start_reading = c - (lease + lat + 3.0 * longest_gap)
-    behind = np.flatnonzero(now < start_reading)
-    while behind.size:
-        sleep = rp * (1.0 + jitter * rng.random(behind.size)) if jitter > 0 else rp
-        now[behind] += lat + sleep
-        behind = behind[now[behind] < start_reading[behind]]
-    return now
-
-
 def _run_acquire_loops(
     cfg: Any,
     scenario: str,
@@ -281,7 +252,7 @@ def _run_acquire_loops(
     acquired_at = np.full(attempt.size, np.nan)
     # Per waiting follower; compacted when many have acquired.
     index = np.arange(attempt.size)
-    now = _skip_uneventful_attempts(attempt, c, lease, rp, jitter, lat, rng)
+    now = attempt.copy()
     commits_before_c = leader_commits_before(first_commit, leader_period, c)
     released_at = c + lat / 2
     seen = np.full(attempt.size, NEVER_SEEN)
