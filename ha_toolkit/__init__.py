@@ -8,8 +8,19 @@ Modules
 -------
 durations
     ``parse_duration``: "15s", "1m30s", "500ms", a timedelta or seconds -> float seconds.
+distribution
+    Random durations on a lattice and their algebra (the result type of the timing models).
 election
-    Leader election as client-go implements it: ``ElectionConfig``, presets, failover times.
+    Leader election as client-go implements it: ``ElectionConfig``, presets, failover,
+    outage survival, term overlap, tuning, and the Monte Carlo and real-client checks.
+apiserver
+    Admission control: in-flight limits and API Priority and Fairness as queueing models.
+availability
+    Steady-state availability of a control plane, composed component by component.
+audit
+    What a real cluster's leases, manifests and metrics imply.
+sweep, widgets, plotting, figures, cli
+    Parameter sweeps on any executor, notebook explorers, the figures pipeline, the CLI.
 """
 
 from ha_toolkit.durations import parse_duration

@@ -7,6 +7,15 @@ queues
 inflight
     The legacy max-in-flight filter (two loss pools), client retries after a 429 and
     client-side rate limits, built on :mod:`~ha_toolkit.apiserver.queues`.
+apf
+    API Priority and Fairness: priority levels, concurrency allocation and borrowing,
+    seats of a request, and a queueing model of one level.
+shuffle
+    Shuffle sharding: the chance that a flow is squished by heavy ones.
+des
+    Discrete-event model of one priority level (shuffle-sharded queues, fair queuing).
+ciw_check
+    The M/M/c/K model against Ciw simulations, by batch means.
 """
 
 from ha_toolkit.apiserver.queues import (
