@@ -205,3 +205,15 @@ def test_crash_loop_backoff_doubles_to_five_minutes():
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_the_warning_follows_the_overlap_model():
+    # LD 15.9 is stored as 15 s: no margin over RD 13 + RP 2, so two leaders are possible
+    with pytest.warns(LeaseOverlapWarning, match="15s as the Lease stores it"):
+        cfg = ElectionConfig(15.9, 13, 2)
+    assert overlap_summary(cfg).max_overlap == pytest.approx(0.0)
+    # 0.6 s of latency gives the followers' wait 1.2 s more: 12 + 1.2 > 10 + 2, no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        safe = ElectionConfig(12, 10, 2, api_latency=0.6)
+    assert overlap_summary(safe).max_overlap < 0

@@ -40,7 +40,12 @@ __all__ = [
 
 
 class LeaseOverlapWarning(UserWarning):
-    """LeaseDuration leaves no margin over RenewDeadline + RetryPeriod (two leaders possible)."""
+    """The followers' wait leaves no margin over RenewDeadline + RetryPeriod.
+
+    The followers wait the Lease's whole-second LeaseDurationSeconds plus two API round
+    trips; when that is not longer than RD + RP, two leaders can act at once after a
+    partition (see :mod:`ha_toolkit.election.overlap`).
+    """
 
 
 CLIENT_GO_JITTER_FACTOR = 1.2
@@ -182,11 +187,18 @@ class ElectionConfig:
         if self.name is not None and not isinstance(self.name, str):
             raise ValueError(f"invalid name {self.name!r}: expected a string or None")
 
-        if self.lease_duration <= self.renew_deadline + self.retry_period:
+        followers_wait = self.record_lease_duration + 2 * self.api_latency
+        if followers_wait <= self.renew_deadline + self.retry_period:
             # client-go accepts this, but a cut-off leader may still act after a follower
-            # has taken over: its renew deadline ends up to RP + RD after its last renewal.
+            # has taken over: its renew deadline ends up to RP + RD after its last renewal,
+            # while a follower acts at the earliest LDrec + 2 l after it (the overlap model).
+            lease = f"{self.record_lease_duration:g}s"
+            if self.record_lease_duration != self.lease_duration:
+                lease += " as the Lease stores it"
+            if self.api_latency:
+                lease += f", plus 2 x {self.api_latency:g}s API latency"
             warnings.warn(
-                f"leaseDuration ({self.lease_duration:g}s) <= renewDeadline + retryPeriod "
+                f"leaseDuration ({lease}) <= renewDeadline + retryPeriod "
                 f"({self.renew_deadline + self.retry_period:g}s): a partitioned leader can "
                 "still act after a follower takes the lease",
                 LeaseOverlapWarning,
