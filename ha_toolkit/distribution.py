@@ -339,7 +339,7 @@ class Distribution:
         for q in quantiles:
             out[f"p{100 * q:g}"] = float(self.ppf(q))
         lo, hi = self.support()
-        out["min"], out["max"] = lo, hi
+        out["min"], out["max"] = float(lo), float(hi)
         return out
 
     def to_frame(self) -> pd.DataFrame:

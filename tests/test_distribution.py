@@ -214,6 +214,7 @@ def test_to_frame_and_summary():
     np.testing.assert_allclose(frame["cdf"], [0, 0.25, 0.5, 0.75, 1.0])
     s = d.summary()
     assert set(s) == {"mean", "std", "p50", "p90", "p99", "min", "max"}
+    assert all(type(v) is float for v in s.values())  # JSON-ready, no numpy scalars
     assert s["p90"] == pytest.approx(0.9) and s["max"] == pytest.approx(1.0)
     assert s["std"] == pytest.approx(math.sqrt(1 / 12), rel=1e-12)
 
