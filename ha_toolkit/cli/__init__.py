@@ -1,0 +1,101 @@
+"""The ``ha-toolkit`` console script.
+
+Subcommands::
+
+    ha-toolkit presets [--json]
+    ha-toolkit failover [--preset NAME] [--lease-duration D --renew-deadline D
+                        --retry-period D] [--candidates N] [--jitter-factor F]
+                        [--api-latency D] [--scenario crash|release] [--json]
+    ha-toolkit outage [--preset NAME | durations...] [--candidates N] [--api-latency D]
+                      --outage D [--mode refuse|blackhole] [--json]
+    ha-toolkit overlap [--preset NAME | durations...] [--clock-rate-ratio R]
+                       [--candidates N] [--api-latency D] [--json]
+    ha-toolkit queue --servers C [--capacity K] --arrival-rate L --service-time S [--json]
+    ha-toolkit availability --replicas N [--quorum K] --mtbf D --mttr D [--json]
+    ha-toolkit shuffle --queues Q --hand-size H --elephants E [--json]
+    ha-toolkit apf [--server-cl N] [--json]
+    ha-toolkit tune --max-p99-failover D [--max-p99-release D] [--survive-outage D
+                    [--min-survival P] [--mode refuse|blackhole]] [--max-clock-rate-ratio R]
+                    [--max-requests-per-second Q] [--candidates N] [--api-latency D] [--json]
+    ha-toolkit check [--preset NAME | durations...] [the target flags of tune] [--json]
+    ha-toolkit audit [--leases FILE] [--manifests DIR] [--metrics FILE] [--window D]
+                     [--candidates N] [the target flags of tune] [--json]
+    ha-toolkit figures [--in-place] [--only PATTERN]
+
+Durations accept ``15s``, ``1m30s``, ``500ms`` or plain seconds. ``--json`` prints one JSON
+object on stdout; without it a readable table. Bad input prints one line,
+``ha-toolkit: error: <message>``, on stderr and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Sequence
+
+from ha_toolkit.cli import apiserver, audit, availability, election, figures
+from ha_toolkit.cli._common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    PROG,
+    Parser,
+    UsageError,
+    one_line,
+)
+
+__all__ = ["main", "build_parser"]
+
+# one module per model package; each adds its subcommands in this order
+_MODULES = (election, apiserver, availability, audit, figures)
+
+
+def build_parser() -> Parser:
+    """The ``ha-toolkit`` parser with every subcommand of every module."""
+    parser = Parser(
+        prog=PROG,
+        description="Timing models of Kubernetes control-plane high availability.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    commands.required = True
+    for module in _MODULES:
+        module.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``ha-toolkit`` command line.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name; ``sys.argv[1:]`` by default.
+
+    Returns
+    -------
+    int
+        0 on success, 2 for bad input (one line on stderr), 1 when a notebook fails or
+        (tune, check) a target is missed.
+    """
+    out, err = sys.stdout, sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    except UsageError as exc:
+        print(f"{PROG}: error: {one_line(str(exc))}", file=err)
+        return EXIT_USAGE
+    except SystemExit as exc:  # --help
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    try:
+        return args.func(args, out)
+    except (UsageError, ValueError) as exc:
+        print(f"{PROG}: error: {one_line(str(exc))}", file=err)
+        return EXIT_USAGE
+    except RuntimeError as exc:  # NotebookError and other run-time failures
+        print(f"{PROG}: error: {one_line(str(exc))}", file=err)
+        return EXIT_FAILURE
+    except BrokenPipeError:  # e.g. `ha-toolkit presets --json | head`
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+        return EXIT_FAILURE
