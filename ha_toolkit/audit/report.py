@@ -132,6 +132,10 @@ class AuditReport:
         Seconds the metrics' counters cover.
     configs : dict of str to ElectionConfig
         The election settings of each component, for further use with the models.
+    probes : pandas.DataFrame or None
+        One row per static pod with probes: detection and recovery times of its kubelet
+        probes and warnings (:func:`ha_toolkit.audit.pod_probes.probe_rows`); None
+        without manifests.
     """
 
     components: pd.DataFrame
@@ -141,6 +145,7 @@ class AuditReport:
     notes: tuple[str, ...] = ()
     window: float | None = None
     configs: dict[str, Any] = field(default_factory=dict)
+    probes: pd.DataFrame | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ``components``, ``levels`` and ``load`` as lists of records (NaN ->
@@ -157,6 +162,7 @@ class AuditReport:
             "levels": records(self.levels),
             "load": records(self.load),
             "leases": records(self.leases),
+            "probes": [] if self.probes is None else records(self.probes),
             "notes": list(self.notes),
         }
 
@@ -530,5 +536,16 @@ def audit(
         from ha_toolkit.audit.readers import LEASE_COLUMNS
 
         lease_frame = pd.DataFrame(columns=LEASE_COLUMNS)
+    probes = _probe_frame(manifests, notes) if manifests is not None else None
     return AuditReport(components=components, levels=levels, load=load, leases=lease_frame,
-                       notes=tuple(notes), window=win, configs=configs)
+                       notes=tuple(notes), window=win, configs=configs, probes=probes)
+
+
+def _probe_frame(manifests: str | os.PathLike[str], notes: list[str]) -> pd.DataFrame:
+    """Kubelet probe timings of the static pods, their warnings added to the notes."""
+    from ha_toolkit.audit.pod_probes import PROBE_COLUMNS, probe_rows, read_manifest_probes
+
+    rows = probe_rows(read_manifest_probes(manifests))
+    for row in rows:
+        notes.extend(f"{row['component']}: {w}" for w in row["warnings"].split("; ") if w)
+    return pd.DataFrame(rows, columns=PROBE_COLUMNS)

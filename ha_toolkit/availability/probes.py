@@ -227,9 +227,17 @@ def probe_duration(probe: Probe, failure: str) -> float:
 
 
 def _step(span: float, step: float | None) -> float:
+    """The lattice step: given, or the smallest of 1, 2, 5 times a power of ten that puts
+    at most about ``_POINTS`` points across ``span``. Probe settings are whole seconds, so
+    such a step puts every tick and threshold on the lattice and keeps them exact."""
     if step is not None:
         return _seconds(step, "step", positive=True)
-    return max(span, 1.0) / _POINTS
+    raw = max(span, 1.0) / _POINTS
+    decade = 10.0 ** math.floor(math.log10(raw))
+    for factor in (1.0, 2.0, 5.0, 10.0):
+        if factor * decade >= raw * (1 - 1e-12):
+            return factor * decade
+    return 10.0 * decade
 
 
 def _residual(period: float, step: float) -> Distribution:

@@ -21,6 +21,8 @@ Subcommands::
     ha-toolkit audit [--leases FILE] [--manifests DIR] [--metrics FILE] [--window D]
                      [--candidates N] [the target flags of tune] [--json]
     ha-toolkit figures [--in-place] [--only PATTERN]
+    ha-toolkit probe --period D --timeout D --failure-threshold N [--initial-delay D]
+                     --failure exit|refusing|hung [--manifest FILE] [--json]
 
 Durations accept ``15s``, ``1m30s``, ``500ms`` or plain seconds. ``--json`` prints one JSON
 object on stdout; without it a readable table. Bad input prints one line,
@@ -34,7 +36,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ha_toolkit.cli import apiserver, audit, availability, election, figures
+from ha_toolkit.cli import apiserver, audit, availability, election, figures, probes
 from ha_toolkit.cli._common import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -48,7 +50,7 @@ from ha_toolkit.cli._common import (
 __all__ = ["main", "build_parser"]
 
 # one module per model package; each adds its subcommands in this order
-_MODULES = (election, apiserver, availability, audit, figures)
+_MODULES = (election, apiserver, availability, audit, figures, probes)
 
 
 def build_parser() -> Parser:
