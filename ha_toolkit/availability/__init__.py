@@ -7,6 +7,9 @@
   :func:`control_plane`, which composes them for a :class:`Topology` under
   :class:`Assumptions` (``data/availability_assumptions.csv``).
 * :mod:`~ha_toolkit.availability.simulate`: the Monte Carlo cross-check.
+* :mod:`~ha_toolkit.availability.probes`: the kubelet's probes (detection of an exit, a
+  refusing and a hung process), restarts with CrashLoopBackOff, the load balancer's window
+  and graceful shutdown; :mod:`~ha_toolkit.availability.simulate_probes` its oracle.
 * :mod:`~ha_toolkit.availability.explore`: sweeps for the notebook and the CLI.
 """
 
@@ -28,11 +31,13 @@ from ha_toolkit.availability.blocks import (
 )
 from ha_toolkit.availability.controlplane import (
     COMPONENTS,
+    ApiServerFailures,
     Assumptions,
     HealthCheck,
     Outage,
     Term,
     Topology,
+    api_server_phases,
     api_server_terms,
     assumptions_frame,
     control_plane,
@@ -50,6 +55,7 @@ from ha_toolkit.availability.controlplane import (
 
 __all__ = [
     "COMPONENTS",
+    "ApiServerFailures",
     "SECONDS_PER_MONTH",
     "SECONDS_PER_YEAR",
     "Assumptions",
@@ -60,6 +66,7 @@ __all__ = [
     "Replica",
     "Term",
     "Topology",
+    "api_server_phases",
     "api_server_terms",
     "assumptions_frame",
     "control_plane",
