@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "simulate_api_tier",
     "simulate_detection",
     "simulate_in_pool_window",
     "simulate_recovery",
@@ -322,3 +323,91 @@ def simulate_shutdown_errors(
     if request_rate is not None:
         out["failed"] = rng.poisson(request_rate / replicas * refused)
     return out
+
+
+def _episodes(per_year, kind, liveness, restart, readiness, startup_probe, lb, horizon, rng):
+    """Starts (unsorted), serving-again and LB-removal delays of one kind of failure."""
+    count = rng.poisson(per_year * horizon / _YEAR)
+    if count == 0:
+        empty = np.zeros(0)
+        return empty, empty, empty
+    out = simulate_recovery(liveness, kind, restart, count, rng, readiness=readiness,
+                            startup_probe=startup_probe)
+    serving = out["serving"]
+    period, timeout, threshold, _, _ = _probe_fields(lb)
+    lb_kind = "hung" if kind == "hung" else "refusing"
+    first = rng.uniform(0.0, period, count)
+    removed = _ticker_loop(first, period, _failing_probe_time(lb_kind, timeout), threshold)
+    return np.zeros(count), serving, removed
+
+
+_YEAR = 365.0 * 86400.0
+
+
+def simulate_api_tier(
+    replicas: int,
+    crashes_per_year: float,
+    hangs_per_year: float,
+    liveness,
+    restart: dict,
+    lb,
+    years: float,
+    rng: np.random.Generator,
+    *,
+    readiness=None,
+    startup_probe=None,
+) -> dict[str, float]:
+    """Fraction of requests failed by API server processes that crash and hang.
+
+    Each replica runs up for exponential times (crashes and hangs as independent Poisson
+    processes, ``per_year`` each), then fails: its serving-again time and the load
+    balancer's removal come from the tick-by-tick loops of :func:`simulate_recovery` and
+    of a load balancer check started at a uniform phase. Requests spread evenly over the
+    replicas in the pool; those sent to a failed replica still in the pool fail, all fail
+    when no replica serves.
+
+    Returns
+    -------
+    dict
+        ``failed_fraction`` (time average of failed requests), ``all_down`` (fraction of
+        time with no replica serving) and ``in_pool`` (``failed_fraction - all_down``:
+        the part lost while some replica served).
+    """
+    rng = _check_rng(rng)
+    horizon = float(years) * _YEAR
+    rate = (crashes_per_year + hangs_per_year) / _YEAR
+    times, d_up, d_dead = [], [], []
+    for _ in range(int(replicas)):
+        # the failure epochs: up times between them, each failure then takes its episode
+        kinds = []
+        for kind, per_year in (("exit", crashes_per_year), ("hung", hangs_per_year)):
+            if per_year > 0:
+                _, serving, removed = _episodes(per_year, kind, liveness, restart, readiness,
+                                                startup_probe, lb, 2.0 * horizon, rng)
+                kinds.append((serving, removed))
+        serving = np.concatenate([k[0] for k in kinds])
+        removed = np.concatenate([k[1] for k in kinds])
+        order = rng.permutation(serving.size)  # kinds mixed in proportion to their rates
+        serving, removed = serving[order], removed[order]
+        ups = rng.exponential(1.0 / rate, serving.size)
+        starts = np.cumsum(ups + np.concatenate(([0.0], serving[:-1])))
+        keep = starts < horizon
+        starts, serving, removed = starts[keep], serving[keep], removed[keep]
+        back = starts + serving
+        dead_end = starts + np.minimum(removed, serving)
+        times += [starts, dead_end, back]
+        d_up += [-np.ones(starts.size), np.zeros(starts.size), np.ones(starts.size)]
+        d_dead += [np.ones(starts.size), -np.ones(starts.size), np.zeros(starts.size)]
+    t = np.concatenate(times)
+    order = np.argsort(t, kind="stable")
+    t = np.clip(t[order], 0.0, horizon)
+    up = replicas + np.cumsum(np.concatenate(d_up)[order])
+    dead = np.cumsum(np.concatenate(d_dead)[order])
+    widths = np.diff(np.concatenate((t, [horizon])))
+    pool = up + dead
+    failed = np.where(up > 0, dead / np.maximum(pool, 1), 1.0)
+    # before the first event every replica is up and nothing fails
+    failed_fraction = float(failed @ widths) / horizon
+    all_down = float((up <= 0) @ widths) / horizon
+    return {"failed_fraction": failed_fraction, "all_down": all_down,
+            "in_pool": failed_fraction - all_down}
