@@ -19,6 +19,7 @@ from ha_toolkit.availability.probes import (
     recovery,
     serving_again,
     shutdown_errors,
+    startup_detection,
     startup_kill_probability,
 )
 
@@ -90,6 +91,22 @@ def test_timeout_longer_than_period_spaces_probes_by_the_timeout():
     slow = detection(Probe(10, 25, 3), "hung")
     # U*10 + 2*25 + 25
     assert slow.mean() == pytest.approx(5 + 75, rel=1e-4)
+
+
+@pytest.mark.parametrize("setting", SETTINGS + [(10, 15, 24, 10), (7, 3, 4, 5)])
+@pytest.mark.parametrize("failure", ["refusing", "hung"])
+def test_startup_detection_matches_the_worker_loop(setting, failure):
+    period, timeout, threshold, delay = setting
+    probe = Probe(period, timeout, threshold, initial_delay=delay)
+    rng = np.random.default_rng([period, timeout, threshold, delay])
+    sample = sim.simulate_startup_detection(probe, failure, N, rng)
+    _agree(startup_detection(probe, failure), sample)
+
+
+def test_kubeadm_startup_probe_kills_a_hung_server_after_six_minutes():
+    lo, hi = startup_detection(KUBEADM_STARTUP, "hung").support()
+    # 10 s delay, the first tick within 10 s, 23 x 15 s + 15 s
+    assert (lo, hi) == (pytest.approx(370.0, abs=0.05), pytest.approx(380.0, abs=0.05))
 
 
 RECOVERY_CASES = [

@@ -93,6 +93,7 @@ __all__ = [
     "recovery",
     "serving_again",
     "shutdown_errors",
+    "startup_detection",
     "startup_kill_probability",
 ]
 
@@ -280,6 +281,31 @@ def detection(
         return uniform(0.0, lo, _step(lo, step), origin=0.0)
     d = probe_duration(probe, failure)
     offset = (probe.failure_threshold - 1) * probe.spacing(failure) + d
+    h = _step(offset + probe.period, step)
+    return _residual(probe.period, h).shift(offset)
+
+
+def startup_detection(
+    probe: Probe, failure: str, *, step: float | None = None
+) -> Distribution:
+    """Time from a container's start until its startup probe kills it, when the server
+    never comes up (a crash loop: etcd unreachable, a bad flag that hangs).
+
+    The first probe runs at the first tick at which the container has run
+    ``initialDelaySeconds`` (``int(seconds since start) < initialDelaySeconds`` skips
+    it; whole-second delays make that ``elapsed >= delay``), then failures are spaced by
+    ``max(period, d)``: ``delay + U * period + (failureThreshold - 1) * max(period, d) + d``.
+    ``failure`` is ``"refusing"`` (not listening yet) or ``"hung"``. kubeadm's startup
+    probe (10 s x 24, timeout 15 s, delay 10 s) kills a hung server after 370 to 380 s.
+    """
+    if not isinstance(probe, Probe):
+        raise ValueError(f"invalid probe {probe!r}: expected a Probe")
+    failure = _failure(failure)
+    if failure == "exit":
+        raise ValueError("invalid failure 'exit': an exiting container is restarted at once, "
+                         "its startup probe is not involved")
+    d = probe_duration(probe, failure)
+    offset = probe.initial_delay + (probe.failure_threshold - 1) * probe.spacing(failure) + d
     h = _step(offset + probe.period, step)
     return _residual(probe.period, h).shift(offset)
 

@@ -28,6 +28,7 @@ __all__ = [
     "simulate_in_pool_window",
     "simulate_recovery",
     "simulate_shutdown_errors",
+    "simulate_startup_detection",
 ]
 
 # Failures at a time spread over this many seconds of the tickers' clocks: phases uniform.
@@ -102,6 +103,24 @@ def simulate_detection(
     first = _first_fire_at_or_after(fail_at, phase, period)
     d = _failing_probe_time(failure, timeout)
     return _ticker_loop(first, period, d, failure_threshold) - fail_at
+
+
+def simulate_startup_detection(
+    probe, failure: str, n: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Seconds from a container's start until its startup probe kills it (the server never
+    comes up): ticks skipped while ``int(elapsed) < initialDelaySeconds``, then the loop."""
+    rng = _check_rng(rng)
+    period, timeout, threshold, _, delay = _probe_fields(probe)
+    start = rng.uniform(0.0, _HORIZON, n)
+    phase = rng.uniform(0.0, period, n)
+    tick = _first_fire_at_or_after(start, phase, period)
+    for _ in range(100_000):
+        early = np.floor(tick - start) < delay
+        if not early.any():
+            break
+        tick = np.where(early, tick + period, tick)
+    return _ticker_loop(tick, period, _failing_probe_time(failure, timeout), threshold) - start
 
 
 def _probe_fields(probe):
