@@ -29,7 +29,8 @@ Restart (:func:`serving_again`, :func:`recovery`, :func:`backoff_schedule`)
     rate limited by ``flowcontrol.Backoff`` (client-go ``util/flowcontrol/backoff.go``) as
     ``kuberuntime_manager.go`` ``doBackOff`` uses it: the first restart after a quiet
     period is immediate; each further one waits ``10 s * 2**(k-1)``, at most 300 s
-    (``backOffPeriod``, ``MaxContainerBackOff``), counted from the old container's exit;
+    (``backOffPeriod``, ``MaxContainerBackOff`` in ``pkg/kubelet``), counted from the old
+    container's exit;
     the back-off starts over when the container ran more than ``2 * 300 s`` since the last
     restart (``hasExpired``).
 
@@ -212,8 +213,9 @@ class Probe:
         return max(self.period, probe_duration(self, failure))
 
 
-#: kubeadm's probes of kube-apiserver (kubeadm ``app/phases/controlplane/manifests.go``
-#: with ``staticpodutil.LivenessProbe``, ``ReadinessProbe`` and ``StartupProbe``).
+#: kubeadm's probes of kube-apiserver (kubernetes ``cmd/kubeadm/app/util/staticpod/utils.go``:
+#: ``LivenessProbe``, ``ReadinessProbe``, ``StartupProbe``; the startup probe's threshold
+#: is the control-plane health-check timeout, 4 min, over its 10 s period).
 KUBEADM_LIVENESS = Probe(period=10, timeout=15, failure_threshold=8, initial_delay=10)
 KUBEADM_READINESS = Probe(period=1, timeout=15, failure_threshold=3)
 KUBEADM_STARTUP = Probe(period=10, timeout=15, failure_threshold=24, initial_delay=10)
