@@ -1455,11 +1455,12 @@ def control_plane_terms(
     lb = parts.lb
     terms = [Term("load balancer", "down", lb.unavailability, lb.failures_per_year)]
     terms += etcd_terms(int(topo.etcd_members or 1), parts.member, a.etcd_election)
-    if apiserver_failures is None:
-        terms += api_server_terms(topo.nodes, parts.api, a.health_check)
-    else:
+    terms += api_server_terms(topo.nodes, parts.api, a.health_check)
+    if apiserver_failures is not None:
+        # the process's crashes and hangs replace the assumed apiserver MTBF / MTTR
         units = Replica(tuple(u for u in parts.api.units if u.name != "apiserver"),
                         parts.api.name)
+        terms = [t for t in terms if t.component != "API servers"]
         terms += api_server_terms(topo.nodes, units, a.health_check,
                                   failures=apiserver_failures)
     rate = a.api_disruptions_per_year / SECONDS_PER_YEAR

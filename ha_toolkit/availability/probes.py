@@ -4,7 +4,8 @@ Detection (:func:`detection`)
     The kubelet runs one prober worker per probe of a container (kubernetes
     ``pkg/kubelet/prober/worker.go``, ``worker.run`` and ``worker.doProbe``). The worker
     calls ``doProbe`` synchronously, then waits on a ``time.Ticker`` of ``periodSeconds``.
-    Go's ticker channel holds at most one pending tick and drops the others, so:
+    Go's ticker channel holds at most one pending tick and drops the others (also with
+    Go 1.23's synchronous timer channels, which keep that one tick inside the runtime), so:
 
     * a probe shorter than the period starts on every tick;
     * a probe that lasts ``d >= period`` (one that times out after ``timeoutSeconds``) is
