@@ -115,6 +115,21 @@ def test_parse_pod_probes_names_the_bad_field(text, place):
         parse_pod_probes(text, "pod.yaml")
 
 
+def test_read_pod_probes_refuses_what_is_not_a_control_plane_pod(tmp_path):
+    other = tmp_path / "etcd.yaml"
+    other.write_text("kind: Pod\nspec:\n  containers:\n  - name: etcd\n    command: [etcd]\n")
+    with pytest.raises(ArtifactError, match="not a kube-apiserver"):
+        read_pod_probes(other)
+    binary = tmp_path / "bad.yaml"
+    binary.write_bytes(b"\xff\xfe kind: Pod")
+    with pytest.raises(ArtifactError, match="UTF-8"):
+        read_pod_probes(binary)
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"#" * (5 * 1024 * 1024 + 1))
+    with pytest.raises(ArtifactError, match="limit"):
+        read_pod_probes(big)
+
+
 def test_probe_rows_warn_on_settings_that_defeat_their_purpose():
     text = POD.format(grace=30, period=2, timeout=1, flags="")
     [row] = probe_rows([parse_pod_probes(text)], startup=30)

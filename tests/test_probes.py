@@ -115,6 +115,8 @@ RECOVERY_CASES = [
     (Probe(3, 1, 3, success_threshold=3, initial_delay=5), None, Restart(startup=25)),
     (KUBEADM_READINESS, Probe(7, 2, 30, initial_delay=3), Restart(startup=12.5, shutdown_delay=8,
                                                                    recent_restarts=1)),
+    (None, KUBEADM_STARTUP, Restart(startup=33)),  # Ready when the startup probe passes
+    (None, None, Restart(startup=15, recent_restarts=3)),  # Ready when the container starts
 ]
 
 
@@ -125,7 +127,7 @@ def test_recovery_matches_the_simulated_restart(case, failure):
     rng = np.random.default_rng(100 + case)
     out = sim.simulate_recovery(
         _as_mapping(KUBEADM_LIVENESS), failure, _restart_mapping(restart), N, rng,
-        readiness=_as_mapping(readiness),
+        readiness=None if readiness is None else _as_mapping(readiness),
         startup_probe=None if startup_probe is None else _as_mapping(startup_probe),
     )
     assert not out["killed"].any()
@@ -206,6 +208,14 @@ def test_shutdown_delay_covering_detection_removes_errors():
         0.0, abs=1e-6)
     assert shutdown_errors(lb, 40, grace_period=25).mean_error_seconds == pytest.approx(
         0.5 * 5 * 5 / 10, rel=1e-3)
+
+
+def test_failed_fraction_spreads_the_error_seconds_over_the_upgrade():
+    res = shutdown_errors(Probe(10, 5, 3), 0, replicas=3)
+    # 25 s of errors for a third of the requests, over a 100 s upgrade
+    assert res.failed_fraction(100) == pytest.approx(25 / 3 / 100, rel=1e-3)
+    with pytest.raises(ValueError, match="upgrade_seconds"):
+        res.failed_fraction(0)
 
 
 def test_probe_from_spec_applies_api_defaults():
