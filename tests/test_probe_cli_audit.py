@@ -145,6 +145,15 @@ def test_audit_reports_probes_of_the_sample_manifests():
     report = audit(manifests=sample_artifacts()["manifests"])
     probes = report.probes.set_index("component")
     assert probes.loc["kube-apiserver", "detection_hung_p50"] == pytest.approx(125.0, abs=1e-6)
-    assert any("timeout 15s > period 10s" in note for note in report.notes)
-    assert any("--shutdown-delay-duration 0s" in note for note in report.notes)
+    warnings = probes.loc["kube-apiserver", "warnings"]
+    assert "timeout 15s > period 10s" in warnings
+    assert "--shutdown-delay-duration 0s" in warnings
     assert report.to_dict()["probes"][0]["component"] == "kube-apiserver"
+
+
+def test_audit_command_prints_the_probe_table(capsys):
+    code, out, err = run(capsys, "audit", "--manifests", str(sample_artifacts()["manifests"]))
+    assert code == 0 and err == ""
+    assert "kubelet probes" in out
+    assert "125/129.9" in out  # hung: detected at p50/p99
+    assert "kube-apiserver: --shutdown-delay-duration 0s" in out

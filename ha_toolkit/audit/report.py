@@ -133,9 +133,9 @@ class AuditReport:
     configs : dict of str to ElectionConfig
         The election settings of each component, for further use with the models.
     probes : pandas.DataFrame or None
-        One row per static pod with probes: detection and recovery times of its kubelet
-        probes and warnings (:func:`ha_toolkit.audit.pod_probes.probe_rows`); None
-        without manifests.
+        One row per static pod: detection and recovery times of its kubelet probes and, in
+        ``warnings``, the settings that defeat their purpose
+        (:func:`ha_toolkit.audit.pod_probes.probe_rows`); None without manifests.
     """
 
     components: pd.DataFrame
@@ -536,16 +536,13 @@ def audit(
         from ha_toolkit.audit.readers import LEASE_COLUMNS
 
         lease_frame = pd.DataFrame(columns=LEASE_COLUMNS)
-    probes = _probe_frame(manifests, notes) if manifests is not None else None
+    probes = _probe_frame(manifests) if manifests is not None else None
     return AuditReport(components=components, levels=levels, load=load, leases=lease_frame,
                        notes=tuple(notes), window=win, configs=configs, probes=probes)
 
 
-def _probe_frame(manifests: str | os.PathLike[str], notes: list[str]) -> pd.DataFrame:
-    """Kubelet probe timings of the static pods, their warnings added to the notes."""
+def _probe_frame(manifests: str | os.PathLike[str]) -> pd.DataFrame:
+    """Kubelet probe timings of the static pods, with their warnings."""
     from ha_toolkit.audit.pod_probes import PROBE_COLUMNS, probe_rows, read_manifest_probes
 
-    rows = probe_rows(read_manifest_probes(manifests))
-    for row in rows:
-        notes.extend(f"{row['component']}: {w}" for w in row["warnings"].split("; ") if w)
-    return pd.DataFrame(rows, columns=PROBE_COLUMNS)
+    return pd.DataFrame(probe_rows(read_manifest_probes(manifests)), columns=PROBE_COLUMNS)

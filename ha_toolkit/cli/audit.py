@@ -143,8 +143,30 @@ def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
             "429: predicted rejections per second",
             file=out,
         )
+    _print_probes(report, out)
     if report.notes:
         print("notes:", file=out)
         for note in report.notes:
             print(f"  {note}", file=out)
     return EXIT_OK
+
+
+def _print_probes(report: Any, out: TextIO) -> None:
+    """The kubelet probe timings of the static pods and their warnings."""
+    frame = getattr(report, "probes", None)
+    if frame is None or not len(frame):
+        return
+    print("kubelet probes (seconds; hung: p50/p99)", file=out)
+
+    def num(value: Any) -> str:
+        return "-" if value is None or value != value else f"{value:.4g}"
+
+    rows = [[r["component"], r["liveness"] or "-", num(r["detection_refusing"]),
+             f"{num(r['detection_hung_p50'])}/{num(r['detection_hung_p99'])}",
+             f"{num(r['recovery_hung_p50'])}/{num(r['recovery_hung_p99'])}"]
+            for r in frame.to_dict("records")]
+    print_table(["component", "liveness", "refusing", "hung detected", "hung Ready again"],
+                rows, out, right=(2, 3, 4))
+    for r in frame.to_dict("records"):
+        for warning in filter(None, r["warnings"].split("; ")):
+            print(f"  {r['component']}: {warning}", file=out)
