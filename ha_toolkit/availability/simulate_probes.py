@@ -345,11 +345,10 @@ def simulate_shutdown_errors(
 
 
 def _episodes(per_year, kind, liveness, restart, readiness, startup_probe, lb, horizon, rng):
-    """Starts (unsorted), serving-again and LB-removal delays of one kind of failure."""
+    """Serving-again and LB-removal delays of the failures of one kind over ``horizon``."""
     count = rng.poisson(per_year * horizon / _YEAR)
     if count == 0:
-        empty = np.zeros(0)
-        return empty, empty, empty
+        return np.zeros(0), np.zeros(0)
     out = simulate_recovery(liveness, kind, restart, count, rng, readiness=readiness,
                             startup_probe=startup_probe)
     serving = out["serving"]
@@ -357,7 +356,7 @@ def _episodes(per_year, kind, liveness, restart, readiness, startup_probe, lb, h
     lb_kind = "hung" if kind == "hung" else "refusing"
     first = rng.uniform(0.0, period, count)
     removed = _ticker_loop(first, period, _failing_probe_time(lb_kind, timeout), threshold)
-    return np.zeros(count), serving, removed
+    return serving, removed
 
 
 _YEAR = 365.0 * 86400.0
@@ -401,8 +400,9 @@ def simulate_api_tier(
         kinds = []
         for kind, per_year in (("exit", crashes_per_year), ("hung", hangs_per_year)):
             if per_year > 0:
-                _, serving, removed = _episodes(per_year, kind, liveness, restart, readiness,
-                                                startup_probe, lb, 2.0 * horizon, rng)
+                # more episodes than the horizon can hold; the surplus is cut below
+                serving, removed = _episodes(per_year, kind, liveness, restart, readiness,
+                                             startup_probe, lb, 2.0 * horizon, rng)
                 kinds.append((serving, removed))
         serving = np.concatenate([k[0] for k in kinds])
         removed = np.concatenate([k[1] for k in kinds])
