@@ -33,8 +33,10 @@ What the API server does (apiserver ``pkg/util/flowcontrol``, Kubernetes 1.26 an
   ``handSize`` of the level's queues and joins the one with the least waiting work; a
   request is rejected (429) only when the level's seats are all in use *and* that queue
   already holds ``queueLengthLimit`` requests; a queued request is rejected after waiting a
-  quarter of its deadline (15 s by default). The per-level analytic model is
-  :func:`level_queue`; the event-level model is :mod:`ha_toolkit.apiserver.des`.
+  quarter of its deadline, at most a minute (:func:`queue_wait_limit`: 15 s for the default
+  60 s request timeout, 1.25 s for a lease call of kube-scheduler carrying ``?timeout=5s``).
+  The per-level analytic model is :func:`level_queue`; the event-level model is
+  :mod:`ha_toolkit.apiserver.des`.
 
 Not modelled: borrowing by the exempt level (1.28+; with the default exempt NCS of 0 and
 no exempt traffic it changes nothing), the seat demand's own dynamics (the caller gives the
@@ -55,12 +57,18 @@ from numpy.typing import ArrayLike
 
 from ha_toolkit._data import data_path
 from ha_toolkit.apiserver.queues import _as_float, _check_rate, erlang_b, mmck
-from ha_toolkit.apiserver.shuffle import expected_queues_used
+from ha_toolkit.apiserver.shuffle import (
+    MAX_HASH_BITS,
+    expected_queues_used,
+    required_entropy_bits,
+)
 
 __all__ = [
     "BORROWING_ADJUSTMENT_PERIOD",
     "DEFAULT_SERVER_CL",
+    "DEFAULT_REQUEST_TIMEOUT",
     "DEFAULT_WAIT_LIMIT",
+    "MAX_WAIT_LIMIT",
     "SEAT_DEMAND_SMOOTHING",
     "Allocation",
     "LevelQueueResult",
@@ -78,13 +86,18 @@ __all__ = [
     "mix_summary",
     "mutating_work_estimate",
     "priority_levels_frame",
+    "queue_wait_limit",
     "smoothed_seat_demand",
 ]
 
 #: 400 + 200: ``--max-requests-inflight`` plus ``--max-mutating-requests-inflight``.
 DEFAULT_SERVER_CL = 600
+#: ``--request-timeout``: the API server's default (and longest) request deadline, seconds.
+DEFAULT_REQUEST_TIMEOUT = 60.0
 #: Seconds a request may wait in its queue: a quarter of the default 60 s request timeout.
 DEFAULT_WAIT_LIMIT = 15.0
+#: The hard cap on any request's queue-wait limit (``getRequestWaitContext``), seconds.
+MAX_WAIT_LIMIT = 60.0
 #: CurrentCL is recomputed this often (seconds), ``borrowingAdjustmentPeriod``.
 BORROWING_ADJUSTMENT_PERIOD = 10.0
 #: ``seatDemandSmoothingCoefficient``: a half-life of about 5 minutes at 10 s steps.
@@ -105,8 +118,6 @@ _MAX_MUTATING_SEATS = 10
 _WATCHES_PER_SEAT = 10.0
 _EVENT_DURATION = 0.005
 _LEVEL_MAX_SEATS_FRACTION = 0.15
-# shufflesharding.MaxHashBits: hand_size * ceil(log2 queues) must fit in 60 bits
-_MAX_HASH_BITS = 60
 # Gauss-Legendre nodes for the mean queue time
 _GL_NODES = 64
 # level_queue: rejection probabilities this close (relative) count as equal
@@ -159,8 +170,9 @@ class PriorityLevel:
     ------
     ValueError
         Naming the field and the rule it breaks (the API server's validation rules: an
-        exempt level has no queues; ``hand_size <= queues``; ``hand_size * ceil(log2
-        queues) <= 60`` bits of hash).
+        exempt level has no queues; ``hand_size <= queues``; ``ceil(log2(queues) *
+        hand_size) <= 60`` bits of hash, ``shufflesharding.RequiredEntropyBits`` as
+        ``ValidatePriorityLevelQueuingConfiguration`` checks it, with its message).
     """
 
     name: str
@@ -207,10 +219,9 @@ class PriorityLevel:
             raise ValueError(f"hand_size must lie in [1, queues={q}], got {h} for {self.name!r}")
         if qll < 1:
             raise ValueError(f"queue_length_limit must be >= 1 for a queuing level, got {qll}")
-        bits = h * math.ceil(math.log2(q)) if q > 1 else 0
-        if bits > _MAX_HASH_BITS:
-            raise ValueError(f"hand_size * ceil(log2(queues)) must be <= {_MAX_HASH_BITS} bits "
-                             f"of hash, got {bits} for queues={q}, hand_size={h}")
+        if required_entropy_bits(q, h) > MAX_HASH_BITS:
+            raise ValueError(f"hand_size: required entropy bits of deckSize {q} and handSize {h} "
+                             f"should not be greater than {MAX_HASH_BITS} ({self.name!r})")
 
     @property
     def exempt(self) -> bool:
@@ -267,6 +278,72 @@ def default_priority_levels() -> tuple[PriorityLevel, ...]:
 def priority_levels_frame() -> pd.DataFrame:
     """The shipped CSV of default priority levels, with its source and notes columns."""
     return pd.read_csv(data_path(_DATA_FILE))
+
+
+# ------------------------------------------------------------------------ queue-wait limit
+def _nanoseconds(value: Any, name: str) -> int:
+    """Seconds -> integer nanoseconds (Go's time.Duration), refusing what is not >= 0."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}")
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}") from None
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise ValueError(f"{name} must be a finite number of seconds >= 0, got {value!r}")
+    return round(seconds * 1_000_000_000)
+
+
+def queue_wait_limit(
+    request_timeout: float | None = None,
+    *,
+    server_request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+) -> float:
+    """How long APF lets a request wait in its queue before rejecting it (429).
+
+    Two filters combine (kubernetes/apiserver):
+
+    * ``pkg/endpoints/filters/request_deadline.go`` ``withRequestDeadline`` gives every
+      request that is not long-running a deadline: the client's ``?timeout=`` when it is
+      above 0 and below ``--request-timeout``, else ``--request-timeout`` (60 s by default).
+      client-go sends ``?timeout=`` whenever its ``rest.Config.Timeout`` is set
+      (``rest/request.go``), e.g. the lock client's per-call timeout.
+    * ``pkg/server/filters/priority-and-fairness.go`` ``getRequestWaitContext``: the wait
+      limit is a quarter of that deadline (Go's integer ``Duration / 4``), or, for a request
+      without a deadline (a watch being initialised), the server's default
+      ``--request-timeout / 4`` (``pkg/server/config.go``); in every case at most 1 min.
+
+    Parameters
+    ----------
+    request_timeout : float or None, default None
+        The request's ``?timeout=`` in seconds; None (or 0) when it carries none.
+    server_request_timeout : float, default 60.0
+        The API server's ``--request-timeout``, seconds (> 0).
+
+    Returns
+    -------
+    float
+        The queue-wait limit in seconds.
+
+    Examples
+    --------
+    >>> queue_wait_limit(), queue_wait_limit(5.0), queue_wait_limit(107.0)
+    (15.0, 1.25, 15.0)
+    >>> queue_wait_limit(server_request_timeout=600.0)
+    60.0
+    """
+    server = _nanoseconds(server_request_timeout, "server_request_timeout")
+    if server <= 0:
+        raise ValueError(
+            f"server_request_timeout must be > 0 seconds, got {server_request_timeout!r}"
+        )
+    deadline = server
+    if request_timeout is not None:
+        asked = _nanoseconds(request_timeout, "request_timeout")
+        if 0 < asked < server:
+            deadline = asked
+    cap = round(MAX_WAIT_LIMIT * 1_000_000_000)
+    return min(deadline // 4, cap) / 1_000_000_000
 
 
 # ---------------------------------------------------------------------------- allocation
@@ -989,7 +1066,9 @@ def level_queue(
     *,
     width: float = 1.0,
     flows: float = 1,
-    wait_limit: float = DEFAULT_WAIT_LIMIT,
+    wait_limit: float | None = None,
+    request_timeout: float | None = None,
+    server_request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
 ) -> LevelQueueResult:
     """A priority level as a multi-server queue with a waiting room and a wait limit.
 
@@ -1057,8 +1136,15 @@ def level_queue(
         Seats of an average request (>= 1).
     flows : float, default 1
         Flows sharing the level's queues (>= 1).
-    wait_limit : float, default 15.0
-        Queue-wait limit, seconds (> 0; inf for none).
+    wait_limit : float, optional
+        Queue-wait limit, seconds (> 0; inf for none). By default the limit the API server
+        derives from the requests' timeout, :func:`queue_wait_limit` of
+        ``request_timeout``: 15 s for requests without ``?timeout=``, 1.25 s for the lease
+        calls of a lock client with a 5 s timeout. Give either this or ``request_timeout``.
+    request_timeout : float, optional
+        The ``?timeout=`` the level's requests carry, seconds (None: none).
+    server_request_timeout : float, default 60.0
+        The API server's ``--request-timeout``.
 
     Returns
     -------
@@ -1071,6 +1157,12 @@ def level_queue(
     w = float(width)
     if not (math.isfinite(w) and w >= 1):
         raise ValueError(f"width must be a finite number >= 1, got {width!r}")
+    if wait_limit is None:
+        wait_limit = queue_wait_limit(
+            request_timeout, server_request_timeout=server_request_timeout
+        )
+    elif request_timeout is not None:
+        raise ValueError("give wait_limit or request_timeout, not both")
     limit = float(wait_limit)
     if math.isnan(limit) or limit <= 0:
         raise ValueError(f"wait_limit must be > 0 seconds (inf for none), got {wait_limit!r}")
