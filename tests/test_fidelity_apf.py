@@ -15,8 +15,18 @@ from __future__ import annotations
 import math
 
 import pytest
+from cli_helpers import assert_usage_error, run_json
 
-from ha_toolkit.apiserver.apf import PriorityLevel, level_queue, queue_wait_limit
+from ha_toolkit.apiserver.apf import (
+    DEFAULT_KUBERNETES_VERSION,
+    KUBERNETES_VERSIONS,
+    PriorityLevel,
+    bootstrap_flow_schemas,
+    default_priority_levels,
+    level_queue,
+    match_flow_schema,
+    queue_wait_limit,
+)
 from ha_toolkit.apiserver.shuffle import MAX_HASH_BITS, required_entropy_bits
 
 
@@ -96,3 +106,111 @@ def test_level_queue_takes_the_wait_limit_from_the_request_timeout():
     assert float(lease.timeout_probability) > 2 * float(plain.timeout_probability)
     with pytest.raises(ValueError, match="not both"):
         level_queue(level, 1, lam, 1.0, wait_limit=2.0, request_timeout=5.0)
+
+
+# ---------------------------------------------------------------- 6. bootstrap by version
+# Typed in by hand from kubernetes/apiserver pkg/apis/flowcontrol/bootstrap/default.go at the
+# tags kubernetes-1.33.0 and kubernetes-1.34.0: (FlowSchema, priority level, precedence).
+SCHEMAS_1_33 = [
+    ("exempt", "exempt", 1),
+    ("probes", "exempt", 2),
+    ("system-leader-election", "leader-election", 100),
+    ("endpoint-controller", "workload-high", 150),
+    ("workload-leader-election", "leader-election", 200),
+    ("system-node-high", "node-high", 400),
+    ("system-nodes", "system", 500),
+    ("kube-controller-manager", "workload-high", 800),
+    ("kube-scheduler", "workload-high", 800),
+    ("kube-system-service-accounts", "workload-high", 900),
+    ("service-accounts", "workload-low", 9000),
+    ("global-default", "global-default", 9900),
+    ("catch-all", "catch-all", 10000),
+]
+REMOVED_IN_1_34 = {"endpoint-controller", "workload-leader-election"}
+SCHEMAS_1_34 = [row for row in SCHEMAS_1_33 if row[0] not in REMOVED_IN_1_34]
+LEASES = "coordination.k8s.io"
+KUBE_SYSTEM_SA = "system:serviceaccount:kube-system:my-operator"
+
+
+def schemas_of(version):
+    frame = bootstrap_flow_schemas(version).drop_duplicates("name")
+    return [
+        (row.name, row.priority_level, row.matching_precedence)
+        for row in frame.itertuples(index=False)
+    ]
+
+
+@pytest.mark.parametrize("version", ["1.29", "1.30", "1.31", "1.32", "1.33"])
+def test_flow_schemas_up_to_1_33(version):
+    assert schemas_of(version) == SCHEMAS_1_33
+
+
+@pytest.mark.parametrize("version", ["1.34", "1.35", "1.36", None, "v1.34.2"])
+def test_flow_schemas_from_1_34(version):
+    assert schemas_of(version) == SCHEMAS_1_34
+
+
+def test_the_newest_version_is_the_default():
+    assert DEFAULT_KUBERNETES_VERSION == KUBERNETES_VERSIONS[-1] == "1.36"
+    assert {"1.29", "1.34"} <= set(KUBERNETES_VERSIONS)
+
+
+def test_priority_levels_are_the_same_in_every_version():
+    newest = default_priority_levels()
+    for version in KUBERNETES_VERSIONS:
+        assert default_priority_levels(version) == newest
+    assert [lv.name for lv in newest] == [
+        "exempt", "catch-all", "system", "node-high", "leader-election", "workload-high",
+        "workload-low", "global-default",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("user", "groups", "verb", "resource", "group", "version", "schema", "level"),
+    [
+        ("system:kube-scheduler", (), "update", "leases", LEASES, "1.33",
+         "system-leader-election", "leader-election"),
+        ("system:kube-scheduler", (), "update", "leases", LEASES, "1.34",
+         "system-leader-election", "leader-election"),
+        ("system:kube-scheduler", (), "list", "pods", "", "1.34", "kube-scheduler",
+         "workload-high"),
+        # a kube-system service account holding its lock in a ConfigMap
+        (KUBE_SYSTEM_SA, (), "update", "configmaps", "", "1.33", "workload-leader-election",
+         "leader-election"),
+        (KUBE_SYSTEM_SA, (), "update", "configmaps", "", "1.34",
+         "kube-system-service-accounts", "workload-high"),
+        (KUBE_SYSTEM_SA, (), "update", "leases", LEASES, "1.34", "system-leader-election",
+         "leader-election"),
+        ("system:kube-controller-manager", (), "update", "endpoints", "", "1.33",
+         "endpoint-controller", "workload-high"),
+        ("system:kube-controller-manager", (), "update", "endpoints", "", "1.34",
+         "kube-controller-manager", "workload-high"),
+        # an operator outside kube-system (e.g. cert-manager): its lease is workload-low
+        ("system:serviceaccount:cert-manager:cert-manager", (), "update", "leases", LEASES,
+         "1.34", "service-accounts", "workload-low"),
+        ("system:node:n1", ("system:nodes",), "update", "leases", LEASES, "1.34",
+         "system-node-high", "node-high"),
+        ("admin", ("system:masters",), "delete", "pods", "", "1.34", "exempt", "exempt"),
+        ("alice", (), "get", "pods", "", "1.34", "global-default", "global-default"),
+    ],
+)  # fmt: skip
+def test_match_flow_schema(user, groups, verb, resource, group, version, schema, level):
+    found = match_flow_schema(user, verb, resource, group, groups=groups, version=version)
+    assert (found["flow_schema"], found["priority_level"]) == (schema, level)
+
+
+def test_unknown_version_is_refused_with_the_known_ones():
+    with pytest.raises(ValueError, match="1.29, 1.30"):
+        default_priority_levels("1.20")
+    with pytest.raises(ValueError, match="unknown Kubernetes version"):
+        bootstrap_flow_schemas("2.0")
+
+
+def test_cli_apf_picks_the_kubernetes_version(capsys):
+    old = run_json(capsys, "apf", "--kubernetes-version", "1.33")
+    new = run_json(capsys, "apf")
+    assert old["kubernetes_version"] == "1.33" and new["kubernetes_version"] == "1.36"
+    assert old["flow_schemas"]["workload-leader-election"]["priority_level"] == "leader-election"
+    assert "workload-leader-election" not in new["flow_schemas"]
+    assert old["levels"] == new["levels"]
+    assert_usage_error(capsys, "apf", "--kubernetes-version", "1.20", match="1.29")

@@ -2,9 +2,13 @@ r"""API Priority and Fairness: priority levels, concurrency allocation, seats, l
 
 What the API server does (apiserver ``pkg/util/flowcontrol``, Kubernetes 1.26 and later):
 
-* **Levels.** Every request is matched by a FlowSchema to a priority level. The defaults
-  (``pkg/apis/flowcontrol/bootstrap/default.go``) are in ``data/apf_priority_levels.csv``,
-  read by :func:`default_priority_levels`; any :class:`PriorityLevel` can be made by hand.
+* **Levels.** Every request is matched by a FlowSchema to a priority level. The bootstrap
+  configuration (``pkg/apis/flowcontrol/bootstrap/default.go``) per Kubernetes minor
+  version (:data:`KUBERNETES_VERSIONS`, default the newest) is in
+  ``data/apf_priority_levels.csv`` and ``data/apf_flow_schemas.csv``, read by
+  :func:`default_priority_levels`, :func:`bootstrap_flow_schemas` and
+  :func:`match_flow_schema`; any :class:`PriorityLevel` can be made by hand. Since 1.34 the
+  FlowSchemas ``workload-leader-election`` and ``endpoint-controller`` are gone.
 * **Allocation** (``apf_controller.go``, ``finishQueueSetReconfigsLocked``). The server's
   concurrency limit ``ServerCL`` (``--max-requests-inflight`` + ``--max-mutating-requests-
   inflight``, 400 + 200) is split by the nominal concurrency shares (NCS):
@@ -65,9 +69,11 @@ from ha_toolkit.apiserver.shuffle import (
 
 __all__ = [
     "BORROWING_ADJUSTMENT_PERIOD",
+    "DEFAULT_KUBERNETES_VERSION",
     "DEFAULT_SERVER_CL",
     "DEFAULT_REQUEST_TIMEOUT",
     "DEFAULT_WAIT_LIMIT",
+    "KUBERNETES_VERSIONS",
     "MAX_WAIT_LIMIT",
     "SEAT_DEMAND_SMOOTHING",
     "Allocation",
@@ -75,6 +81,7 @@ __all__ = [
     "PriorityLevel",
     "WorkEstimate",
     "allocate",
+    "bootstrap_flow_schemas",
     "borrow",
     "concurrency_allocation",
     "default_priority_levels",
@@ -83,6 +90,7 @@ __all__ = [
     "level_queue",
     "list_work_estimate",
     "load_priority_levels",
+    "match_flow_schema",
     "mix_summary",
     "mutating_work_estimate",
     "priority_levels_frame",
@@ -104,6 +112,12 @@ BORROWING_ADJUSTMENT_PERIOD = 10.0
 SEAT_DEMAND_SMOOTHING = 0.977
 
 _DATA_FILE = "apf_priority_levels.csv"
+_FLOW_SCHEMA_FILE = "apf_flow_schemas.csv"
+#: Kubernetes minor versions whose bootstrap APF configuration the data files hold (read in
+#: kubernetes/apiserver at the tags kubernetes-1.29.0 ... kubernetes-1.36.0).
+KUBERNETES_VERSIONS = ("1.29", "1.30", "1.31", "1.32", "1.33", "1.34", "1.35", "1.36")
+#: The newest of them, the default.
+DEFAULT_KUBERNETES_VERSION = KUBERNETES_VERSIONS[-1]
 # computeConcurrencyAllocation: targets below MinTarget count as MinTarget; epsilon slack.
 _MIN_TARGET = 0.001
 _EPSILON = 1e-7
@@ -246,20 +260,58 @@ class PriorityLevel:
         return cls(**kwargs, borrowing_limit_percent=blp)
 
 
-def load_priority_levels(path: str | Path | None = None) -> tuple[PriorityLevel, ...]:
+# "1.30" must stay a string (as a float it would read 1.3)
+_VERSION_DTYPES = {"first_version": str, "last_version": str}
+
+
+def _minor(version: str) -> int:
+    return int(version.split(".")[1])
+
+
+def _check_version(version: str | None) -> str:
+    """A known minor version such as "1.34" (None: the newest); "v1.34.2" is accepted."""
+    if version is None:
+        return DEFAULT_KUBERNETES_VERSION
+    text = str(version).strip().lstrip("v")
+    minor = ".".join(text.split(".")[:2])
+    if minor not in KUBERNETES_VERSIONS:
+        known = ", ".join(KUBERNETES_VERSIONS)
+        raise ValueError(f"unknown Kubernetes version {version!r}: known versions are {known}")
+    return minor
+
+
+def _in_version(frame: pd.DataFrame, version: str) -> pd.Series:
+    """Rows whose [first_version, last_version] holds ``version`` (empty last: still current)."""
+    minor = _minor(version)
+    first = frame["first_version"].astype(str).map(_minor)
+    last = frame["last_version"].map(
+        lambda v: _minor(str(v)) if isinstance(v, str) and v else 10**6
+    )
+    return (first <= minor) & (minor <= last)
+
+
+def load_priority_levels(
+    path: str | Path | None = None, version: str | None = None
+) -> tuple[PriorityLevel, ...]:
     """Read priority levels from a CSV with the columns of ``data/apf_priority_levels.csv``.
 
     Parameters
     ----------
     path : str or Path, optional
         CSV file; the shipped defaults when omitted.
+    version : str, optional
+        Kubernetes minor version, e.g. ``"1.33"``: keep the rows whose ``first_version`` /
+        ``last_version`` columns hold it (a file without them is taken as is). Default: the
+        newest of :data:`KUBERNETES_VERSIONS`.
 
     Returns
     -------
     tuple of PriorityLevel
         In file order.
     """
-    frame = pd.read_csv(path if path is not None else data_path(_DATA_FILE))
+    frame = pd.read_csv(path if path is not None else data_path(_DATA_FILE), dtype=_VERSION_DTYPES)
+    if "first_version" in frame.columns:
+        frame = frame[_in_version(frame, _check_version(version))]
     missing = {"name", "type", "nominal_concurrency_shares"} - set(frame.columns)
     if missing:
         raise ValueError(f"priority-level CSV lacks columns {sorted(missing)}")
@@ -270,14 +322,138 @@ def load_priority_levels(path: str | Path | None = None) -> tuple[PriorityLevel,
     return levels
 
 
-def default_priority_levels() -> tuple[PriorityLevel, ...]:
-    """The API server's default priority levels (bootstrap configuration)."""
-    return load_priority_levels()
+def default_priority_levels(version: str | None = None) -> tuple[PriorityLevel, ...]:
+    """The API server's default priority levels (bootstrap configuration) of ``version``.
+
+    Parameters
+    ----------
+    version : str, optional
+        Kubernetes minor version of :data:`KUBERNETES_VERSIONS`; the newest by default. The
+        priority levels are the same from 1.29 to 1.36 (kubernetes/apiserver
+        ``pkg/apis/flowcontrol/bootstrap/default.go``).
+    """
+    return load_priority_levels(version=version)
 
 
-def priority_levels_frame() -> pd.DataFrame:
-    """The shipped CSV of default priority levels, with its source and notes columns."""
-    return pd.read_csv(data_path(_DATA_FILE))
+def priority_levels_frame(version: str | None = None) -> pd.DataFrame:
+    """The shipped CSV of default priority levels of ``version``, with source and notes."""
+    frame = pd.read_csv(data_path(_DATA_FILE), dtype=_VERSION_DTYPES)
+    return frame[_in_version(frame, _check_version(version))].reset_index(drop=True)
+
+
+def bootstrap_flow_schemas(version: str | None = None) -> pd.DataFrame:
+    """The bootstrap FlowSchemas of a Kubernetes version, in matching order.
+
+    One row per policy rule (a FlowSchema with two resource rules has two rows), sorted as
+    the API server matches them: by ``matching_precedence``, then by name
+    (``apf_controller.go``). Lists are space-separated, ``*`` is "all", ``core`` the core
+    API group ``""``, and a service account is ``namespace/name``.
+
+    Parameters
+    ----------
+    version : str, optional
+        Kubernetes minor version of :data:`KUBERNETES_VERSIONS`; the newest by default.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``name``, ``priority_level``, ``matching_precedence``, ``distinguisher``,
+        ``users``, ``groups``, ``service_accounts``, ``verbs``, ``api_groups``,
+        ``resources``, ``non_resource_urls``, ``first_version``, ``last_version`` and
+        ``source`` (file and Go variable).
+
+    Examples
+    --------
+    >>> names = set(bootstrap_flow_schemas("1.33")["name"])
+    >>> "workload-leader-election" in names, "workload-leader-election" in set(
+    ...     bootstrap_flow_schemas("1.34")["name"])
+    (True, False)
+    """
+    frame = pd.read_csv(data_path(_FLOW_SCHEMA_FILE), dtype=str, keep_default_na=False)
+    frame["matching_precedence"] = frame["matching_precedence"].astype(int)
+    frame = frame[_in_version(frame, _check_version(version))]
+    return frame.sort_values(["matching_precedence", "name"], kind="stable").reset_index(
+        drop=True
+    )
+
+
+def _listed(cell: str, value: str) -> bool:
+    items = cell.split()
+    return "*" in items or value in items
+
+
+def _subject_matches(row: Mapping[str, str], user: str, groups: set[str]) -> bool:
+    if user in row["users"].split() or groups & set(row["groups"].split()):
+        return True
+    prefix = "system:serviceaccount:"
+    if user.startswith(prefix) and user.count(":") == 3:
+        namespace, name = user[len(prefix):].split(":")
+        for account in row["service_accounts"].split():
+            ns, _, who = account.partition("/")
+            if ns == namespace and who in ("*", name):
+                return True
+    return False
+
+
+def match_flow_schema(
+    user: str,
+    verb: str,
+    resource: str,
+    api_group: str = "",
+    *,
+    groups: Iterable[str] = (),
+    version: str | None = None,
+) -> dict[str, Any]:
+    """The bootstrap FlowSchema (and priority level) a resource request is classified into.
+
+    The first FlowSchema in matching order (:func:`bootstrap_flow_schemas`) with a rule whose
+    subjects include the user (by name, by group or as a service account) and whose verbs,
+    API groups and resources include the request's. A service account
+    ``system:serviceaccount:NS:NAME`` belongs to ``system:serviceaccounts`` and
+    ``system:serviceaccounts:NS``; every user here to ``system:authenticated``.
+
+    Parameters
+    ----------
+    user : str
+        The requesting user, e.g. ``"system:kube-scheduler"``.
+    verb, resource : str
+        E.g. ``"update"``, ``"leases"``.
+    api_group : str, default ""
+        The resource's API group (``""``: core), e.g. ``"coordination.k8s.io"``.
+    groups : iterable of str
+        The user's groups (``system:masters``, ``system:nodes``, ...).
+    version : str, optional
+        Kubernetes minor version; the newest by default.
+
+    Returns
+    -------
+    dict
+        ``flow_schema``, ``priority_level``, ``matching_precedence``, ``distinguisher``.
+
+    Examples
+    --------
+    >>> sa = "system:serviceaccount:kube-system:my-operator"
+    >>> match_flow_schema(sa, "update", "configmaps", version="1.33")["priority_level"]
+    'leader-election'
+    >>> match_flow_schema(sa, "update", "configmaps", version="1.34")["priority_level"]
+    'workload-high'
+    """
+    every = set(groups) | {"system:authenticated"}
+    if user.startswith("system:serviceaccount:") and user.count(":") == 3:
+        every |= {"system:serviceaccounts", f"system:serviceaccounts:{user.split(':')[2]}"}
+    group = api_group or "core"
+    for row in bootstrap_flow_schemas(version).to_dict("records"):
+        if not row["resources"] or not _subject_matches(row, user, every):
+            continue
+        if (_listed(row["verbs"], verb) and _listed(row["api_groups"], group)
+                and _listed(row["resources"], resource)):
+            return {
+                "flow_schema": row["name"],
+                "priority_level": row["priority_level"],
+                "matching_precedence": int(row["matching_precedence"]),
+                "distinguisher": row["distinguisher"],
+            }
+    raise ValueError(f"no bootstrap FlowSchema matches {user!r} {verb} {resource}")
 
 
 # ------------------------------------------------------------------------ queue-wait limit
