@@ -12,8 +12,11 @@ Hand-derived values:
 
 from __future__ import annotations
 
+import heapq
 import math
+from fractions import Fraction
 
+import numpy as np
 import pytest
 from cli_helpers import assert_usage_error, run_json
 
@@ -26,7 +29,10 @@ from ha_toolkit.apiserver.apf import (
     level_queue,
     match_flow_schema,
     queue_wait_limit,
+    watch_list_enabled,
+    watch_work_estimate,
 )
+from ha_toolkit.apiserver.inflight import legacy_filter, legacy_pool
 from ha_toolkit.apiserver.shuffle import MAX_HASH_BITS, required_entropy_bits
 
 
@@ -214,3 +220,110 @@ def test_cli_apf_picks_the_kubernetes_version(capsys):
     assert "workload-leader-election" not in new["flow_schemas"]
     assert old["levels"] == new["levels"]
     assert_usage_error(capsys, "apf", "--kubernetes-version", "1.20", match="1.29")
+
+
+# ---------------------------------------------------------------- 7. WATCH seats
+def test_watch_list_default_follows_the_feature_gate():
+    # pkg/features/kube_features.go: beta on in 1.32, off in 1.33, on from 1.34
+    on = {v: watch_list_enabled(v) for v in KUBERNETES_VERSIONS}
+    assert on == {"1.29": False, "1.30": False, "1.31": False, "1.32": True, "1.33": False,
+                  "1.34": True, "1.35": True, "1.36": True}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({}, 10),  # rv "": initial events from the cache, ceil(5000/100) = 50, capped at 10
+        ({"resource_version": "0"}, 10),
+        ({"resource_version": "4711"}, 1),  # resumes: no initial events
+        ({"resource_version": "4711", "send_initial_events": True}, 10),
+        ({"version": "1.33"}, 1),  # WatchList off: every watch 1 seat
+        ({"version": "1.32"}, 10),
+        ({"watch_list": False}, 1),
+        ({"max_seats": 4}, 4),  # the level's cap
+        ({"single": True}, 1),
+        # size-based: 5000 x 2 kB = 10 MB, but from the cache at most 1 MB: 10 seats
+        ({"avg_object_bytes": 2000.0}, 10),
+        ({"avg_object_bytes": 100.0}, 5),  # 500 kB: ceil(500 kB / 100 kB)
+    ],
+)
+def test_watch_seats(kwargs, expected):
+    assert watch_work_estimate(5000, **kwargs).initial_seats == expected
+
+
+def test_small_watches_with_initial_events_cost_what_the_list_costs():
+    # 150 objects: ceil(150/100) = 2 seats, the same as a LIST served from the cache
+    assert watch_work_estimate(150).initial_seats == 2
+    assert watch_work_estimate(150, resource_version="9").initial_seats == 1
+
+
+# ---------------------------------------------------------------- 8. legacy max-in-flight
+@pytest.mark.parametrize(
+    ("verb", "subresource", "pool"),
+    [
+        ("get", "", "readonly"),
+        ("list", "", "readonly"),
+        ("watch", "", None),  # non-mutating, but long-running: no slot
+        ("proxy", "", None),
+        ("create", "", "mutating"),
+        ("update", "status", "mutating"),
+        ("patch", "", "mutating"),
+        ("delete", "", "mutating"),
+        ("deletecollection", "", "mutating"),
+        ("create", "exec", None),
+        ("get", "log", None),
+    ],
+)
+def test_legacy_pool(verb, subresource, pool):
+    assert legacy_pool(verb, subresource) == pool
+
+
+def erlang_b_exact(c, load):
+    b = Fraction(1)
+    for n in range(1, c + 1):
+        b = load * b / (n + load * b)
+    return b
+
+
+def test_system_masters_pass_a_full_pool():
+    # 3 read slots, 3 requests/s of 1 s: B(3, 3) = 9/26; a quarter from system:masters
+    frame = legacy_filter(3.0, 1.0, 1.0, 1.0, 3, 5, privileged_share=0.25)
+    read = frame[frame["pool"] == "readonly"].iloc[0]
+    full = float(erlang_b_exact(3, Fraction(3)))
+    assert full == pytest.approx(9 / 26)
+    assert read["pool_full_probability"] == pytest.approx(full, rel=1e-12)
+    assert read["rejection_probability"] == pytest.approx(0.75 * full, rel=1e-12)
+    assert read["over_limit_rate"] == pytest.approx(3.0 * 0.25 * full, rel=1e-12)
+    assert read["throughput"] == pytest.approx(3.0 * (1 - 0.75 * full), rel=1e-12)
+    plain = legacy_filter(3.0, 1.0, 1.0, 1.0, 3, 5)
+    assert plain.loc[0, "rejection_probability"] == pytest.approx(full, rel=1e-12)
+
+
+def test_system_masters_against_a_simulation():
+    # The filter's select: a request takes a free slot; one that finds none is served
+    # without a slot if it is system:masters, else 429. Event by event, 3 slots.
+    rng = np.random.default_rng(13)
+    n, lam, share = 60_000, 3.0, 0.25
+    arrivals = np.cumsum(rng.exponential(1 / lam, n))
+    service = rng.exponential(1.0, n)
+    privileged = rng.random(n) < share
+    busy: list[float] = []
+    rejected = over = 0
+    for t, s, masters in zip(arrivals, service, privileged, strict=True):
+        while busy and busy[0] <= t:
+            heapq.heappop(busy)
+        if len(busy) < 3:
+            heapq.heappush(busy, t + s)
+        elif masters:
+            over += 1
+        else:
+            rejected += 1
+    expected = legacy_filter(lam, 1.0, 1.0, 1.0, 3, 5, privileged_share=share).iloc[0]
+    for observed, p in ((rejected / n, expected["rejection_probability"]),
+                        (over / n, expected["over_limit_rate"] / lam)):
+        assert observed == pytest.approx(p, abs=5 * math.sqrt(p * (1 - p) / n))
+
+
+def test_privileged_share_must_be_a_fraction():
+    with pytest.raises(ValueError, match="privileged_share"):
+        legacy_filter(1.0, 1.0, 1.0, 1.0, privileged_share=1.5)

@@ -25,7 +25,9 @@ What the API server does (apiserver ``pkg/util/flowcontrol``, Kubernetes 1.26 an
   result is rounded (:func:`concurrency_allocation`, :func:`borrow`). The smoothed demand
   is ``max(envelope, 0.977 * previous + 0.023 * envelope)`` with ``envelope = mean +
   standard deviation`` of the demand (:func:`smoothed_seat_demand`).
-* **Seats** (``pkg/util/flowcontrol/request``). Most requests take one seat. A LIST takes
+* **Seats** (``pkg/util/flowcontrol/request``). Most requests take one seat; a WATCH that
+  sends initial events is priced as a LIST when WatchList is on (1.32, 1.34+;
+  :func:`watch_work_estimate`). A LIST takes
   ``ceil(objects processed / 100)`` seats (count-based estimator) or ``ceil(bytes held /
   100 kB)`` (size-based estimator, feature SizeBasedListCostEstimate, on by default since
   1.34), between 1 and the level's cap ``max(1, min(ceil(0.15 NominalCL), NominalCL /
@@ -93,6 +95,8 @@ __all__ = [
     "match_flow_schema",
     "mix_summary",
     "mutating_work_estimate",
+    "watch_list_enabled",
+    "watch_work_estimate",
     "priority_levels_frame",
     "queue_wait_limit",
     "smoothed_seat_demand",
@@ -1085,6 +1089,83 @@ def list_work_estimate(
     cap = _level_cap(max_seats, _MAX_LIST_SEATS_COUNT if avg_object_bytes is None
                      else _MAX_LIST_SEATS_SIZE)
     return WorkEstimate(initial_seats=min(max(raw, 1), cap))
+
+
+# Default of the WatchList feature gate (kubernetes/apiserver pkg/features/kube_features.go):
+# alpha off from 1.27, beta on in 1.32, back off in 1.33, on again from 1.34.
+_WATCH_LIST_ON = {"1.32", "1.34", "1.35", "1.36"}
+
+
+def watch_list_enabled(version: str | None = None) -> bool:
+    """Whether the WatchList feature gate is on by default in a Kubernetes version.
+
+    kubernetes/apiserver ``pkg/features/kube_features.go``: alpha (off) from 1.27, beta on
+    in 1.32, switched off again in 1.33, on from 1.34.
+    """
+    return _check_version(version) in _WATCH_LIST_ON
+
+
+def watch_work_estimate(
+    objects: int,
+    *,
+    resource_version: str = "",
+    send_initial_events: bool = False,
+    single: bool = False,
+    avg_object_bytes: float | None = None,
+    max_seats: int = 0,
+    watch_list: bool | None = None,
+    version: str | None = None,
+) -> WorkEstimate:
+    """Seats of a WATCH request while it starts (its only APF cost).
+
+    apiserver ``pkg/util/flowcontrol/request/width.go`` (``workEstimator.estimate``): with the
+    WatchList feature on, a watch is priced by the LIST estimator
+    (``list_work_estimator.go``), which gives it the minimum of 1 seat unless it sends
+    initial events: ``sendInitialEvents=true``, or a legacy watch with ``resourceVersion``
+    ``""`` or ``"0"`` (it starts with the state of the watch cache). Those are priced as a
+    LIST served from the watch cache (:func:`list_work_estimate` with ``from_cache=True``).
+    With WatchList off, every watch takes 1 seat.
+
+    Parameters
+    ----------
+    objects : int
+        Objects of the resource stored.
+    resource_version : str, default ""
+        The watch's ``resourceVersion``.
+    send_initial_events : bool, default False
+        The watch's ``sendInitialEvents``.
+    single : bool, default False
+        The watch names one object (``metadata.name`` field selector).
+    avg_object_bytes : float, optional
+        Average object size: selects the size-based estimator (on by default since 1.34).
+    max_seats : int, default 0
+        The level's cap (:func:`level_max_seats`); 0: the global cap only.
+    watch_list : bool, optional
+        The WatchList feature gate; by default its default in ``version``
+        (:func:`watch_list_enabled`).
+    version : str, optional
+        Kubernetes minor version; the newest by default.
+
+    Returns
+    -------
+    WorkEstimate
+
+    Examples
+    --------
+    >>> watch_work_estimate(5000).initial_seats  # rv "": the cache's 5000 objects, capped
+    10
+    >>> watch_work_estimate(5000, resource_version="123").initial_seats
+    1
+    >>> watch_work_estimate(5000, version="1.33").initial_seats  # WatchList off in 1.33
+    1
+    """
+    enabled = watch_list_enabled(version) if watch_list is None else bool(watch_list)
+    initial_events = bool(send_initial_events) or str(resource_version) in ("", "0")
+    if not enabled or not initial_events:
+        _check_count(objects, "objects")
+        return WorkEstimate(initial_seats=1)
+    return list_work_estimate(objects, from_cache=True, single=single,
+                              avg_object_bytes=avg_object_bytes, max_seats=max_seats)
 
 
 def mutating_work_estimate(watchers: int, *, max_seats: int = 0) -> WorkEstimate:
