@@ -327,3 +327,68 @@ def test_system_masters_against_a_simulation():
 def test_privileged_share_must_be_a_fraction():
     with pytest.raises(ValueError, match="privileged_share"):
         legacy_filter(1.0, 1.0, 1.0, 1.0, privileged_share=1.5)
+
+
+# ---------------------------------------------------------------- 5. per-flow wait limits
+def simulate_patience_mix(servers, lam, limits, shares, n, rng):
+    """FCFS M/M/c with each arrival leaving after waiting its class's limit, event by event.
+
+    An arrival takes the earliest-free server if it would wait less than its limit, else it
+    leaves at its limit (it never takes a server): the order of service is arrival order.
+    """
+    arrivals = np.cumsum(rng.exponential(1 / lam, n))
+    service = rng.exponential(1.0, n)
+    classes = rng.choice(len(limits), size=n, p=shares)
+    free = [0.0] * servers
+    timed_out = np.zeros(len(limits))
+    seen = np.zeros(len(limits))
+    waits = np.zeros(n)
+    for i in range(n):
+        wait = max(0.0, free[0] - arrivals[i])
+        limit = limits[classes[i]]
+        seen[classes[i]] += 1
+        if wait >= limit:
+            timed_out[classes[i]] += 1
+            waits[i] = limit
+        else:
+            heapq.heapreplace(free, arrivals[i] + wait + service[i])
+            waits[i] = wait
+    return timed_out / seen, waits.mean()
+
+
+@pytest.mark.parametrize(("servers", "lam"), [(3, 3.5), (1, 0.9)])
+def test_per_flow_wait_limits_match_a_simulation(servers, lam):
+    # lease calls with ?timeout=2s (wait limit 0.5 s) beside requests with ?timeout=12s (3 s)
+    level = PriorityLevel("one", queues=1, hand_size=1, queue_length_limit=10**6)
+    exact = level_queue(level, servers, lam, 1.0, request_timeout=[2.0, 12.0],
+                        request_shares=[0.3, 0.7])
+    assert exact.wait_limits == (0.5, 3.0) and exact.regime == "wait limit"
+    n = 120_000
+    by_class, mean_wait = simulate_patience_mix(servers, lam, [0.5, 3.0], [0.3, 0.7], n,
+                                                np.random.default_rng(servers))
+    for p, observed, share in zip(exact.timeout_by_class, by_class, (0.3, 0.7), strict=True):
+        p = float(p)
+        # arrivals are correlated through the queue: a generous 6 sigma of the binomial
+        assert observed == pytest.approx(p, abs=6 * math.sqrt(p * (1 - p) / (share * n)) + 2e-3)
+    assert float(exact.mean_wait) == pytest.approx(mean_wait, rel=0.03)
+    total = 0.3 * float(exact.timeout_by_class[0]) + 0.7 * float(exact.timeout_by_class[1])
+    assert float(exact.timeout_probability) == pytest.approx(total, rel=1e-12)
+
+
+def test_equal_request_timeouts_are_one_class():
+    level = PriorityLevel("one", queues=1, hand_size=1, queue_length_limit=1000)
+    for servers, lam in [(3, 3.5), (1, 0.9), (4, 2.0)]:
+        mixed = level_queue(level, servers, lam, 1.0, request_timeout=[8.0, 8.0],
+                            request_shares=[0.3, 0.7])
+        single = level_queue(level, servers, lam, 1.0, wait_limit=2.0)
+        for name in ("timeout_probability", "mean_wait", "p99_wait"):
+            assert float(getattr(mixed, name)) == pytest.approx(
+                float(getattr(single, name)), rel=1e-9, abs=1e-12), name
+
+
+def test_request_classes_need_their_shares():
+    level = PriorityLevel("one", queues=1, hand_size=1, queue_length_limit=1000)
+    with pytest.raises(ValueError, match="request_shares"):
+        level_queue(level, 1, 0.5, 1.0, request_timeout=[5.0, None])
+    with pytest.raises(ValueError, match="one share per request timeout"):
+        level_queue(level, 1, 0.5, 1.0, request_timeout=[5.0, None], request_shares=[1.0])

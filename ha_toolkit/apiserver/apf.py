@@ -1263,7 +1263,8 @@ class LevelQueueResult:
     capacity : numpy.ndarray
         ``servers + waiting_room``.
     wait_limit : float
-        Queue-wait limit in seconds (inf: none).
+        Queue-wait limit in seconds (inf: none); with several classes of request timeout,
+        their share-weighted mean.
     regime : numpy.ndarray of str
         Which constraint the figures come from: ``"waiting room"`` (M/M/c/K),
         ``"wait limit"`` (M/M/c+D) or ``"no queues"`` (M/M/c/c).
@@ -1283,6 +1284,11 @@ class LevelQueueResult:
         wait_limit)]`` (served or timed out), seconds.
     p50_wait, p99_wait : numpy.ndarray
         Quantiles of the wait of *served* requests, seconds.
+    wait_limits, class_shares : tuple of float
+        Each class's queue-wait limit and share of the arrivals (one class unless
+        ``request_timeout`` was a sequence).
+    timeout_by_class : tuple of numpy.ndarray
+        Per class, the probability that a request of it times out in its queue.
     """
 
     arrival_rate: Any
@@ -1303,10 +1309,18 @@ class LevelQueueResult:
     mean_wait: Any
     p50_wait: Any
     p99_wait: Any
+    wait_limits: tuple[float, ...] = ()
+    class_shares: tuple[float, ...] = ()
+    timeout_by_class: tuple[Any, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per point of the broadcast inputs (C order), every attribute a column."""
-        names = [f.name for f in fields(self)]
+        """One row per point of the broadcast inputs (C order), every attribute a column.
+
+        The per-class attributes (``wait_limits``, ``class_shares``, ``timeout_by_class``)
+        are left out; ``wait_limit`` is the share-weighted mean of the classes' limits.
+        """
+        per_class = {"wait_limits", "class_shares", "timeout_by_class"}
+        names = [f.name for f in fields(self) if f.name not in per_class]
         shape = np.shape(self.servers)
         cols = {n: np.broadcast_to(np.asarray(getattr(self, n)), shape).reshape(-1)
                 for n in names}
@@ -1324,8 +1338,9 @@ def level_queue(
     width: float = 1.0,
     flows: float = 1,
     wait_limit: float | None = None,
-    request_timeout: float | None = None,
+    request_timeout: float | Sequence[float | None] | None = None,
     server_request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    request_shares: Sequence[float] | None = None,
 ) -> LevelQueueResult:
     """A priority level as a multi-server queue with a waiting room and a wait limit.
 
@@ -1398,10 +1413,26 @@ def level_queue(
         derives from the requests' timeout, :func:`queue_wait_limit` of
         ``request_timeout``: 15 s for requests without ``?timeout=``, 1.25 s for the lease
         calls of a lock client with a 5 s timeout. Give either this or ``request_timeout``.
-    request_timeout : float, optional
-        The ``?timeout=`` the level's requests carry, seconds (None: none).
+    request_timeout : float or sequence, optional
+        The ``?timeout=`` the level's requests carry, seconds (None: none). A sequence gives
+        one per class of flows, with ``request_shares``: each class then has its own wait
+        limit, and the wait-limit regime is the exact M/M/c+G model with that mixture of
+        deterministic patiences (see below).
     server_request_timeout : float, default 60.0
         The API server's ``--request-timeout``.
+    request_shares : sequence of float, optional
+        Shares of the level's requests in each class of ``request_timeout`` (normalised).
+
+    Notes
+    -----
+    Flows with different request timeouts (lease calls with ``?timeout=5s`` beside requests
+    without one) wait at most different times. With patience ``D_i`` for a share ``w_i`` of
+    the arrivals, the virtual wait ``V`` of M/M/c+G has the density
+    ``lambda p_{c-1} exp(lambda * integral_0^x P(D > u) du - c mu x)`` for ``x > 0``
+    (Baccelli and Hebuterne; Zeltyn and Mandelbaum), piecewise exponential between the
+    limits; class ``i`` times out with probability ``P(V >= D_i)``
+    (:attr:`LevelQueueResult.timeout_by_class`). In the waiting-room regime each class's
+    served waits are the M/M/c/K waits below its own limit.
 
     Returns
     -------
@@ -1414,15 +1445,14 @@ def level_queue(
     w = float(width)
     if not (math.isfinite(w) and w >= 1):
         raise ValueError(f"width must be a finite number >= 1, got {width!r}")
-    if wait_limit is None:
-        wait_limit = queue_wait_limit(
-            request_timeout, server_request_timeout=server_request_timeout
-        )
-    elif request_timeout is not None:
+    if wait_limit is not None and request_timeout is not None:
         raise ValueError("give wait_limit or request_timeout, not both")
-    limit = float(wait_limit)
-    if math.isnan(limit) or limit <= 0:
-        raise ValueError(f"wait_limit must be > 0 seconds (inf for none), got {wait_limit!r}")
+    limits, shares = _wait_limit_classes(wait_limit, request_timeout, request_shares,
+                                         server_request_timeout)
+    for value in limits:
+        if math.isnan(value) or value <= 0:
+            raise ValueError(f"wait_limit must be > 0 seconds (inf for none), got {value!r}")
+    limit = float(np.dot(shares, limits)) if len(limits) > 1 else limits[0]
     cl = _as_float(current_cl, "current_cl")
     if (~np.isfinite(cl) | (cl < 1) | (cl != np.floor(cl))).any():
         raise ValueError("current_cl must be whole numbers >= 1")
@@ -1443,10 +1473,15 @@ def level_queue(
     shape = lam.shape
     lam_f, s_f, c_f, K_f, cl_f = (a.reshape(-1) for a in (lam, s, c, K, cl))
     n = lam_f.size
-    timed = room > 0 and math.isfinite(limit)
+    timed = room > 0 and any(math.isfinite(x) for x in limits)
     use = np.zeros(n, dtype=bool)  # True: the wait-limit regime (M/M/c+D)
+    by_class = np.zeros((len(limits), n))
     if timed:
-        d = _deadline_delay(lam_f, 1.0 / s_f, c_f, limit)
+        if len(limits) == 1:
+            d = _deadline_delay(lam_f, 1.0 / s_f, c_f, limit)
+            d["timeout_by_class"] = d["timeout_probability"][None, :]
+        else:
+            d = _patience_mix_delay(lam_f, 1.0 / s_f, c_f, limits, shares)
         d_timeout = d["timeout_probability"]
         # the queue-length limit rejects only while every seat is in use: impossible when
         # whole requests of this width cannot fill CurrentCL exactly
@@ -1460,7 +1495,7 @@ def level_queue(
     rooms = np.flatnonzero(~use)
     if rooms.size:  # the waiting-room (or loss) regime: M/M/c/K waits
         sub = mmck(lam_f[rooms], 1.0 / s_f[rooms], c_f[rooms], K_f[rooms])
-        if timed:  # served waits: W given W <= limit
+        if timed and len(limits) == 1:  # served waits: W given W <= limit
             keep = np.clip(1.0 - np.asarray(sub.wait_sf(limit), dtype=float), 0.0, 1.0)
             p50[rooms] = np.minimum(sub.wait_quantile(0.5 * keep), limit)
             p99[rooms] = np.minimum(sub.wait_quantile(0.99 * keep), limit)
@@ -1468,6 +1503,9 @@ def level_queue(
                 lam_f[rooms], s_f[rooms], c_f[rooms], K_f[rooms], limit,
                 np.asarray(sub.wait_probability, dtype=float), 1.0 - keep,
                 np.asarray(sub.mean_wait, dtype=float))
+        elif timed:  # each class's served waits lie below its own limit
+            p50[rooms], p99[rooms], mean_wait[rooms] = _room_waits_of_classes(
+                sub, lam_f[rooms], s_f[rooms], c_f[rooms], K_f[rooms], limits, shares)
         else:
             p50[rooms] = sub.wait_quantile(0.5)
             p99[rooms] = sub.wait_quantile(0.99)
@@ -1475,6 +1513,7 @@ def level_queue(
     if use.any():
         full = np.where(use, 0.0, full)
         timeout = np.where(use, d_timeout, 0.0)
+        by_class = np.where(use[None, :], d["timeout_by_class"], 0.0)
         util = np.where(use, lam_f * (1.0 - d_timeout) * s_f / c_f, util)
         mean_wait = np.where(use, d["mean_wait"], mean_wait)
         p50 = np.where(use, d["quantile"](0.5), p50)
@@ -1482,6 +1521,7 @@ def level_queue(
     regime = np.where(use, "wait limit", "waiting room" if room > 0 else "no queues")
     full, timeout, util, mean_wait, p50, p99, regime = (
         a.reshape(shape) for a in (full, timeout, util, mean_wait, p50, p99, regime))
+    by_class = by_class.reshape((len(limits), *shape))
     served_share = (1.0 - full) * (1.0 - timeout)
     reject = 1.0 - served_share
 
@@ -1508,7 +1548,192 @@ def level_queue(
         mean_wait=out(mean_wait),
         p50_wait=out(p50),
         p99_wait=out(p99),
+        wait_limits=tuple(float(x) for x in limits),
+        class_shares=tuple(float(x) for x in shares),
+        timeout_by_class=tuple(out(row) for row in by_class),
     )
+
+
+def _wait_limit_classes(
+    wait_limit: Any, request_timeout: Any, request_shares: Any, server_request_timeout: float
+) -> tuple[list[float], np.ndarray]:
+    """The wait limit of each class of requests and the classes' shares of the arrivals."""
+    if wait_limit is not None:
+        return [float(wait_limit)], np.ones(1)
+    many = isinstance(request_timeout, Sequence) and not isinstance(request_timeout, str)
+    timeouts = list(request_timeout) if many else [request_timeout]
+    if not timeouts:
+        raise ValueError("request_timeout must not be an empty sequence")
+    if request_shares is None:
+        if len(timeouts) > 1:
+            raise ValueError("request_shares is needed with several request timeouts")
+        shares = np.ones(1)
+    else:
+        shares = np.asarray(request_shares, dtype=float)
+        if shares.shape != (len(timeouts),):
+            raise ValueError(f"request_shares must have one share per request timeout "
+                             f"({len(timeouts)}), got {request_shares!r}")
+        if (~np.isfinite(shares) | (shares < 0)).any() or shares.sum() <= 0:
+            raise ValueError(f"request_shares must be >= 0 and not all 0, got "
+                             f"{request_shares!r}")
+        shares = shares / shares.sum()
+    limits = [queue_wait_limit(t, server_request_timeout=server_request_timeout)
+              for t in timeouts]
+    return limits, shares
+
+
+def _room_waits_of_classes(
+    sub: Any, lam: np.ndarray, s: np.ndarray, c: np.ndarray, K: np.ndarray,
+    limits: list[float], shares: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """p50, p99 and mean of the served waits when class i's waits stop at its limit D_i.
+
+    With F the M/M/c/K wait CDF and F_i = F(D_i), the served share of class i is F_i and
+    P(served wait <= x) = sum_i w_i min(F(x), F_i) / sum_i w_i F_i: a piecewise linear
+    function of u = F(x), inverted exactly for u, then x = F^-1(u).
+    """
+    cdf_at = np.array([np.clip(1.0 - np.asarray(sub.wait_sf(x), dtype=float), 0.0, 1.0)
+                       for x in limits])  # (classes, points)
+    keep = shares @ cdf_at
+    quantiles = []
+    for level in (0.5, 0.99):
+        target = level * keep
+        # sum_i w_i min(u, F_i) is increasing in u; find u by bisection on [0, max F_i]
+        lo, hi = np.zeros_like(keep), cdf_at.max(axis=0)
+        for _ in range(_BISECTIONS):
+            mid = 0.5 * (lo + hi)
+            below = shares @ np.minimum(mid[None, :], cdf_at) < target
+            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        quantiles.append(np.minimum(np.asarray(sub.wait_quantile(hi), dtype=float),
+                                    max(limits)))
+    p_wait = np.asarray(sub.wait_probability, dtype=float)
+    mean = sum(
+        w * _mean_capped_wait(lam, s, c, K, x, p_wait, 1.0 - f,
+                              np.asarray(sub.mean_wait, dtype=float))
+        for w, x, f in zip(shares, limits, cdf_at, strict=True)
+    )
+    return quantiles[0], quantiles[1], np.asarray(mean, dtype=float)
+
+
+def _log_int_x_exp(d: np.ndarray, D: float) -> np.ndarray:
+    """log of the integral of x exp(d x) over (0, D), D > 0, without overflow."""
+    x = d * D
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        small = np.abs(x) < 1e-4
+        xs = np.where(small, 1.0, x)
+        log_d2 = 2 * np.log(np.abs(np.where(small, 1.0, d)))
+        # (e^{x}(x - 1) + 1) / d^2; for x > 0 factor e^{x}: e^{x} ((x - 1) + e^{-x}) / d^2
+        pos_val = np.log(np.maximum((xs - 1.0) + np.exp(-np.abs(xs)), 1e-300)) + xs - log_d2
+        neg_val = np.log(np.maximum(np.exp(np.minimum(xs, 0.0)) * (xs - 1.0) + 1.0, 1e-300)
+                         ) - log_d2
+        out = np.where(x > 0, pos_val, neg_val)
+        series = np.log(D * D / 2.0 + d * D ** 3 / 3.0 + d * d * D ** 4 / 8.0)
+        return np.where(small, series, out)
+
+
+_BISECTIONS = 60
+
+
+def _patience_mix_delay(lam: np.ndarray, mu: np.ndarray, c: np.ndarray, limits: list[float],
+                        shares: np.ndarray) -> dict[str, Any]:
+    """M/M/c+G, unlimited room, a share w_i of the arrivals leaving after waiting D_i.
+
+    The virtual wait V has P(V = 0) = sum_{n<c} p_n and, for x > 0, the density
+    lambda p_{c-1} exp(phi(x)) with phi(x) = lambda sum_i w_i min(x, D_i) - c mu x:
+    piecewise linear between the sorted limits, slope lambda W_k - c mu on the k-th piece
+    (W_k the share still patient there), -c mu beyond the last finite limit. Class i times
+    out when V >= D_i. Everything is carried in logs relative to p_{c-1}.
+    """
+    limits_arr = np.asarray(limits, dtype=float)  # finite: from request timeouts
+    cuts = np.unique(limits_arr)  # the breakpoints, sorted
+    A = lam / mu
+    cmu = c * mu
+    with np.errstate(divide="ignore"):
+        prev = np.where(c > 1, c - 1.0, 1.0)
+        b = np.asarray(erlang_b(prev, A), dtype=float)
+        log_idle = np.where(c > 1, -np.log(b), 0.0)
+        log_lam = np.log(lam)
+    log_idle = np.minimum(log_idle, 1e300)
+    # pieces: [start, end) with their slopes; log of exp(phi) at each start
+    starts = np.r_[0.0, cuts]
+    phi = np.zeros_like(lam)
+    log_mass, log_xmass, phis = [], [], []
+    for k, start in enumerate(starts):
+        phis.append(phi)
+        if k == len(cuts):  # beyond the last limit: nobody patient, slope -c mu
+            log_mass.append(phi - np.log(cmu))
+            log_xmass.append(None)
+            break
+        length = cuts[k] - start
+        patient = shares[limits_arr > start].sum()
+        slope = lam * patient - cmu
+        log_int = _log_int_exp(slope, length)
+        log_mass.append(phi + log_int)
+        with np.errstate(divide="ignore"):
+            log_x = _log_int_x_exp(slope, length)
+            if start > 0:
+                log_x = np.logaddexp(np.log(start) + log_int, log_x)
+        log_xmass.append(phi + log_x)
+        phi = phi + slope * length
+    pieces = np.array(log_mass) + log_lam  # log of lambda * integral over each piece
+    log_norm = np.logaddexp(log_idle, np.logaddexp.reduce(pieces, axis=0))
+    mass = np.exp(pieces - log_norm)  # P(V in piece k), (pieces, points)
+    p_idle = np.exp(log_idle - log_norm)
+    tail = np.cumsum(mass[::-1], axis=0)[::-1]  # P(V >= start of piece k)
+    by_class = np.empty((len(limits), lam.size))
+    mean_wait = np.zeros_like(lam)
+    for i, (limit, w) in enumerate(zip(limits_arr, shares, strict=True)):
+        k = int(np.searchsorted(cuts, limit)) + 1  # pieces 0..k-1 lie below the limit
+        by_class[i] = tail[k]
+        below = sum(np.exp(log_xmass[j] + log_lam - log_norm) for j in range(k))
+        mean_wait = mean_wait + w * (below + limit * tail[k])
+    timeout = shares @ by_class
+    served = shares @ (1.0 - by_class)
+
+    def cdf(x: np.ndarray) -> np.ndarray:
+        """P(V <= x) for x >= 0, elementwise."""
+        out = p_idle.copy()
+        for k, start in enumerate(starts):
+            end = cuts[k] if k < len(cuts) else np.inf
+            inside = (x > start)
+            if not inside.any():
+                break
+            span = np.minimum(x, end) - start
+            if k == len(cuts):
+                part = np.exp(phis[k] + log_lam - log_norm - np.log(cmu)) * -np.expm1(
+                    -cmu * np.maximum(span, 0.0))
+            else:
+                patient = shares[limits_arr > start].sum()
+                slope = lam * patient - cmu
+                with np.errstate(divide="ignore"):
+                    part = np.exp(phis[k] + log_lam - log_norm
+                                  + _log_int_exp(slope, np.maximum(span, 1e-300)))
+            out = out + np.where(inside, part, 0.0)
+        return np.clip(out, 0.0, 1.0)
+
+    caps = [cdf(np.full_like(lam, x)) for x in limits_arr]  # P(V <= D_i)
+
+    def quantile(level: float) -> np.ndarray:
+        """Quantile of the wait of served requests (class i served when V < D_i)."""
+        target = level * served
+        lo, hi = np.zeros_like(lam), np.full_like(lam, float(cuts[-1]))
+        for _ in range(_BISECTIONS):
+            mid = 0.5 * (lo + hi)
+            f = cdf(mid)
+            got = sum(w * np.minimum(f, cap) for w, cap in zip(shares, caps, strict=True))
+            below = got < target
+            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        # the atom at 0 (a free seat on arrival) covers the level: the quantile is 0
+        at_zero = sum(w * np.minimum(p_idle, cap) for w, cap in zip(shares, caps, strict=True))
+        return np.where(at_zero >= target, 0.0, hi)
+
+    return {
+        "timeout_probability": np.where(lam > 0, timeout, 0.0),
+        "timeout_by_class": np.where(lam[None, :] > 0, by_class, 0.0),
+        "mean_wait": np.where(lam > 0, mean_wait, 0.0),
+        "mean_queue_length": lam * np.where(lam > 0, mean_wait, 0.0),
+        "quantile": quantile,
+    }
 
 
 def _mean_capped_wait(
