@@ -15,6 +15,7 @@ from __future__ import annotations
 import heapq
 import math
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -392,3 +393,34 @@ def test_request_classes_need_their_shares():
         level_queue(level, 1, 0.5, 1.0, request_timeout=[5.0, None])
     with pytest.raises(ValueError, match="one share per request timeout"):
         level_queue(level, 1, 0.5, 1.0, request_timeout=[5.0, None], request_shares=[1.0])
+
+
+def test_the_audit_gives_lease_calls_their_own_wait_limits(tmp_path):
+    # leader-election busy with 0.5 s calls on 2 seats; the sample manifests' lock clients
+    # time calls out after 5 s (kube-scheduler, RD 10 s) and 10 s (kube-controller-manager,
+    # RD 20 s): their lease calls wait at most 1.25 s and 2.5 s, not 15 s
+    from ha_toolkit.audit.report import audit
+
+    level = 'priority_level="leader-election"'
+    schema = f'flow_schema="system-leader-election",{level}'
+    metrics = tmp_path / "metrics.txt"
+    metrics.write_text(
+        f"apiserver_flowcontrol_current_limit_seats{{{level}}} 2\n"
+        f"apiserver_flowcontrol_nominal_limit_seats{{{level}}} 25\n"
+        f"apiserver_flowcontrol_dispatched_requests_total{{{schema}}} 864000\n"
+        f'apiserver_flowcontrol_request_execution_seconds_sum{{{schema},type="regular"}} 432000\n'
+        f'apiserver_flowcontrol_request_execution_seconds_count{{{schema},type="regular"}} 864000\n'
+    )
+    samples = Path(__file__).resolve().parents[1] / "data" / "samples"
+    report = audit(manifests=samples / "manifests", metrics=metrics, window="24h",
+                   load_factors=(0.2, 1.0))
+    timeouts = sorted(cfg.effective_call_timeout for cfg in report.configs.values())
+    assert timeouts == [5.0, 10.0]
+    load = report.load.set_index("load_factor")
+    assert (load["regime"] == "wait limit").all()
+    assert load["p99_wait"].max() <= 2.5 + 1e-9
+    leader_election = {lv.name: lv for lv in default_priority_levels()}["leader-election"]
+    expected = level_queue(leader_election, 2, 10.0, 0.5, request_timeout=[5.0, 10.0],
+                           request_shares=[1, 1])
+    assert load.loc[1.0, "rejection_probability"] == pytest.approx(
+        float(expected.rejection_probability), rel=1e-9)
