@@ -88,6 +88,7 @@ __all__ = [
     "ESTIMATED_SERVICE_TIME",
     "ClosedFlow",
     "DesResult",
+    "duration_per_seat",
     "Flow",
     "LevelConfig",
     "go_duration_seconds",
@@ -136,6 +137,24 @@ def seats_times_duration(seats: float, duration_ns: int) -> int:
         The product in units of 1e-8 seat-seconds.
     """
     return _go_round(float(seats) * float(duration_ns) / _NS_PER_SS)
+
+
+def duration_per_seat(seat_seconds: int, seats: float) -> int:
+    """``SeatSeconds.DurationPerSeat``: nanoseconds per seat, truncated as Go converts.
+
+    Parameters
+    ----------
+    seat_seconds : int
+        Work in units of 1e-8 seat-seconds.
+    seats : float
+        Seats to spread it over (> 0).
+
+    Returns
+    -------
+    int
+        ``int(float64(ss) / seats * 10)`` nanoseconds.
+    """
+    return int(float(seat_seconds) / float(seats) * _NS_PER_SS)
 
 
 def go_duration_seconds(duration_ns: int) -> float:
@@ -878,8 +897,7 @@ def _reshaped(initial: int, final: int, extra_ns: int, CL: int) -> tuple[int, in
     (``findDispatchQueueToBoundLocked``; ``DurationPerSeat`` truncates to whole ns)."""
     if final <= CL:
         return final, extra_ns, max(initial, final)
-    final_work = seats_times_duration(final, extra_ns)
-    extra = int(float(final_work) / CL * _NS_PER_SS)
+    extra = duration_per_seat(seats_times_duration(final, extra_ns), CL)
     return CL, extra, max(initial, CL)
 
 
