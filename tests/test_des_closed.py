@@ -186,3 +186,9 @@ def test_duplicate_flow_names_are_refused():
     with pytest.raises(ValueError, match="flow names must be distinct"):
         simulate_level(LevelConfig(1), [ClosedFlow("a", 1, 1.0), Flow("a", 1.0, 1.0)], 10.0,
                        np.random.default_rng(0))
+
+
+def test_runs_too_large_are_refused_before_they_start():
+    flow = ClosedFlow("busy", 1000, 1e-3, think_time=0.0)
+    with pytest.raises(ValueError, match="would generate about"):
+        simulate_level(LevelConfig(10), [flow], 1e5, np.random.default_rng(0))

@@ -797,10 +797,12 @@ def simulate_level(
     hands = _hands(level, fl, rng)
     open_flows = [(i, f) for i, f in enumerate(fl) if isinstance(f, Flow)]
     rates = np.array([f.arrival_rate for _, f in open_flows])
-    expected = float(rates.sum()) * T
+    expected = float(rates.sum()) * T + sum(_closed_calls_bound(f, T) for f in fl
+                                              if isinstance(f, ClosedFlow))
     if expected > _MAX_REQUESTS:
         raise ValueError(f"the run would generate about {expected:.3g} requests; keep "
-                         f"arrival rate x horizon below {_MAX_REQUESTS:g}")
+                         f"arrival rate x horizon (and closed-loop calls) below "
+                         f"{_MAX_REQUESTS:g}")
     reqs = _generate(level, open_flows, T, rates, rng)
     fifo = (level.queues == 1 and not level.exempt and len(open_flows) == len(fl)
             and all(f.wait_limit is None for f in fl))
@@ -812,6 +814,13 @@ def simulate_level(
         rec, busy, events = engine.run()
     elapsed = time.perf_counter() - begin
     return _result(level, fl, hands, T, W, rec, busy, events, elapsed)
+
+
+def _closed_calls_bound(f: ClosedFlow, T: float) -> float:
+    """About how many first attempts a closed flow makes before the horizon."""
+    cycle = f.think_time if f.think_from == "start" else f.service_time + f.think_time
+    per_client = T / cycle + 1
+    return f.clients * (per_client if f.calls is None else min(per_client, f.calls))
 
 
 def _result(level: LevelConfig, flows: tuple[Flow | ClosedFlow, ...], hands: np.ndarray,
