@@ -290,3 +290,28 @@ def test_rounding_is_half_away_from_zero():
     assert seats_times_duration(1, -5) == -1      # -0.5 -> -1
     assert seats_times_duration(1, 15) == 2       # 1.5 -> 2 (not to even)
     assert seats_times_duration(0.4999, 10) == 0
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_exempt(concurrency):
+    """``TestExampt`` (sic): an exempt queue set runs every request at once, so five threads
+    of three-seat requests busy half the time hold 7.5 seats on average (margin 1e-8),
+    whatever the concurrency limit."""
+    level = LevelConfig(concurrency, queues=9, hand_size=3, queue_length_limit=2,
+                        wait_limit=INF, exempt=True)
+    exercise(level, [Client(1001001001, 5, 20, SECOND, SECOND, initial_seats=3)], 1, 40.0,
+             0.00000001, expected=[7.5])
+
+
+def test_seat_seconds_rollover():
+    """``TestSeatSecondsRollover``: quarters of a year per call, 500-seat requests on 2000
+    seats: R passes where upstream advances its epoch (8 times); Python integers do not
+    overflow, and the shares stay fair within 1 %."""
+    quarter = 91 * 24 * 3600.0
+    level = LevelConfig(2000, queues=9, hand_size=1, queue_length_limit=8, wait_limit=INF)
+    clients = [Client(1001001001, 8, 20, quarter, quarter, initial_seats=500),
+               Client(2002002002, 7, 30, quarter, quarter / 2, initial_seats=500)]
+    flows = [f for i, c in enumerate(clients) for f in c.flows(i, 40 * quarter)]
+    result = simulate_level(level, flows, 1000 * quarter, np.random.default_rng(0))
+    check(result, clients, 2000, 0.0, 40 * quarter, True, True, 0.01)
+    assert (result.outcome == 1).all()
