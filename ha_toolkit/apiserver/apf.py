@@ -2,9 +2,13 @@ r"""API Priority and Fairness: priority levels, concurrency allocation, seats, l
 
 What the API server does (apiserver ``pkg/util/flowcontrol``, Kubernetes 1.26 and later):
 
-* **Levels.** Every request is matched by a FlowSchema to a priority level. The defaults
-  (``pkg/apis/flowcontrol/bootstrap/default.go``) are in ``data/apf_priority_levels.csv``,
-  read by :func:`default_priority_levels`; any :class:`PriorityLevel` can be made by hand.
+* **Levels.** Every request is matched by a FlowSchema to a priority level. The bootstrap
+  configuration (``pkg/apis/flowcontrol/bootstrap/default.go``) per Kubernetes minor
+  version (:data:`KUBERNETES_VERSIONS`, default the newest) is in
+  ``data/apf_priority_levels.csv`` and ``data/apf_flow_schemas.csv``, read by
+  :func:`default_priority_levels`, :func:`bootstrap_flow_schemas` and
+  :func:`match_flow_schema`; any :class:`PriorityLevel` can be made by hand. Since 1.34 the
+  FlowSchemas ``workload-leader-election`` and ``endpoint-controller`` are gone.
 * **Allocation** (``apf_controller.go``, ``finishQueueSetReconfigsLocked``). The server's
   concurrency limit ``ServerCL`` (``--max-requests-inflight`` + ``--max-mutating-requests-
   inflight``, 400 + 200) is split by the nominal concurrency shares (NCS):
@@ -21,7 +25,9 @@ What the API server does (apiserver ``pkg/util/flowcontrol``, Kubernetes 1.26 an
   result is rounded (:func:`concurrency_allocation`, :func:`borrow`). The smoothed demand
   is ``max(envelope, 0.977 * previous + 0.023 * envelope)`` with ``envelope = mean +
   standard deviation`` of the demand (:func:`smoothed_seat_demand`).
-* **Seats** (``pkg/util/flowcontrol/request``). Most requests take one seat. A LIST takes
+* **Seats** (``pkg/util/flowcontrol/request``). Most requests take one seat; a WATCH that
+  sends initial events is priced as a LIST when WatchList is on (1.32, 1.34+;
+  :func:`watch_work_estimate`). A LIST takes
   ``ceil(objects processed / 100)`` seats (count-based estimator) or ``ceil(bytes held /
   100 kB)`` (size-based estimator, feature SizeBasedListCostEstimate, on by default since
   1.34), between 1 and the level's cap ``max(1, min(ceil(0.15 NominalCL), NominalCL /
@@ -33,8 +39,10 @@ What the API server does (apiserver ``pkg/util/flowcontrol``, Kubernetes 1.26 an
   ``handSize`` of the level's queues and joins the one with the least waiting work; a
   request is rejected (429) only when the level's seats are all in use *and* that queue
   already holds ``queueLengthLimit`` requests; a queued request is rejected after waiting a
-  quarter of its deadline (15 s by default). The per-level analytic model is
-  :func:`level_queue`; the event-level model is :mod:`ha_toolkit.apiserver.des`.
+  quarter of its deadline, at most a minute (:func:`queue_wait_limit`: 15 s for the default
+  60 s request timeout, 1.25 s for a lease call of kube-scheduler carrying ``?timeout=5s``).
+  The per-level analytic model is :func:`level_queue`; the event-level model is
+  :mod:`ha_toolkit.apiserver.des`.
 
 Not modelled: borrowing by the exempt level (1.28+; with the default exempt NCS of 0 and
 no exempt traffic it changes nothing), the seat demand's own dynamics (the caller gives the
@@ -55,18 +63,27 @@ from numpy.typing import ArrayLike
 
 from ha_toolkit._data import data_path
 from ha_toolkit.apiserver.queues import _as_float, _check_rate, erlang_b, mmck
-from ha_toolkit.apiserver.shuffle import expected_queues_used
+from ha_toolkit.apiserver.shuffle import (
+    MAX_HASH_BITS,
+    expected_queues_used,
+    required_entropy_bits,
+)
 
 __all__ = [
     "BORROWING_ADJUSTMENT_PERIOD",
+    "DEFAULT_KUBERNETES_VERSION",
     "DEFAULT_SERVER_CL",
+    "DEFAULT_REQUEST_TIMEOUT",
     "DEFAULT_WAIT_LIMIT",
+    "KUBERNETES_VERSIONS",
+    "MAX_WAIT_LIMIT",
     "SEAT_DEMAND_SMOOTHING",
     "Allocation",
     "LevelQueueResult",
     "PriorityLevel",
     "WorkEstimate",
     "allocate",
+    "bootstrap_flow_schemas",
     "borrow",
     "concurrency_allocation",
     "default_priority_levels",
@@ -75,22 +92,36 @@ __all__ = [
     "level_queue",
     "list_work_estimate",
     "load_priority_levels",
+    "match_flow_schema",
     "mix_summary",
     "mutating_work_estimate",
+    "watch_list_enabled",
+    "watch_work_estimate",
     "priority_levels_frame",
+    "queue_wait_limit",
     "smoothed_seat_demand",
 ]
 
 #: 400 + 200: ``--max-requests-inflight`` plus ``--max-mutating-requests-inflight``.
 DEFAULT_SERVER_CL = 600
+#: ``--request-timeout``: the API server's default (and longest) request deadline, seconds.
+DEFAULT_REQUEST_TIMEOUT = 60.0
 #: Seconds a request may wait in its queue: a quarter of the default 60 s request timeout.
 DEFAULT_WAIT_LIMIT = 15.0
+#: The hard cap on any request's queue-wait limit (``getRequestWaitContext``), seconds.
+MAX_WAIT_LIMIT = 60.0
 #: CurrentCL is recomputed this often (seconds), ``borrowingAdjustmentPeriod``.
 BORROWING_ADJUSTMENT_PERIOD = 10.0
 #: ``seatDemandSmoothingCoefficient``: a half-life of about 5 minutes at 10 s steps.
 SEAT_DEMAND_SMOOTHING = 0.977
 
 _DATA_FILE = "apf_priority_levels.csv"
+_FLOW_SCHEMA_FILE = "apf_flow_schemas.csv"
+#: Kubernetes minor versions whose bootstrap APF configuration the data files hold (read in
+#: kubernetes/apiserver at the tags kubernetes-1.29.0 ... kubernetes-1.36.0).
+KUBERNETES_VERSIONS = ("1.29", "1.30", "1.31", "1.32", "1.33", "1.34", "1.35", "1.36")
+#: The newest of them, the default.
+DEFAULT_KUBERNETES_VERSION = KUBERNETES_VERSIONS[-1]
 # computeConcurrencyAllocation: targets below MinTarget count as MinTarget; epsilon slack.
 _MIN_TARGET = 0.001
 _EPSILON = 1e-7
@@ -105,8 +136,6 @@ _MAX_MUTATING_SEATS = 10
 _WATCHES_PER_SEAT = 10.0
 _EVENT_DURATION = 0.005
 _LEVEL_MAX_SEATS_FRACTION = 0.15
-# shufflesharding.MaxHashBits: hand_size * ceil(log2 queues) must fit in 60 bits
-_MAX_HASH_BITS = 60
 # Gauss-Legendre nodes for the mean queue time
 _GL_NODES = 64
 # level_queue: rejection probabilities this close (relative) count as equal
@@ -159,8 +188,9 @@ class PriorityLevel:
     ------
     ValueError
         Naming the field and the rule it breaks (the API server's validation rules: an
-        exempt level has no queues; ``hand_size <= queues``; ``hand_size * ceil(log2
-        queues) <= 60`` bits of hash).
+        exempt level has no queues; ``hand_size <= queues``; ``ceil(log2(queues) *
+        hand_size) <= 60`` bits of hash, ``shufflesharding.RequiredEntropyBits`` as
+        ``ValidatePriorityLevelQueuingConfiguration`` checks it, with its message).
     """
 
     name: str
@@ -207,10 +237,9 @@ class PriorityLevel:
             raise ValueError(f"hand_size must lie in [1, queues={q}], got {h} for {self.name!r}")
         if qll < 1:
             raise ValueError(f"queue_length_limit must be >= 1 for a queuing level, got {qll}")
-        bits = h * math.ceil(math.log2(q)) if q > 1 else 0
-        if bits > _MAX_HASH_BITS:
-            raise ValueError(f"hand_size * ceil(log2(queues)) must be <= {_MAX_HASH_BITS} bits "
-                             f"of hash, got {bits} for queues={q}, hand_size={h}")
+        if required_entropy_bits(q, h) > MAX_HASH_BITS:
+            raise ValueError(f"hand_size: required entropy bits of deckSize {q} and handSize {h} "
+                             f"should not be greater than {MAX_HASH_BITS} ({self.name!r})")
 
     @property
     def exempt(self) -> bool:
@@ -235,20 +264,58 @@ class PriorityLevel:
         return cls(**kwargs, borrowing_limit_percent=blp)
 
 
-def load_priority_levels(path: str | Path | None = None) -> tuple[PriorityLevel, ...]:
+# "1.30" must stay a string (as a float it would read 1.3)
+_VERSION_DTYPES = {"first_version": str, "last_version": str}
+
+
+def _minor(version: str) -> int:
+    return int(version.split(".")[1])
+
+
+def _check_version(version: str | None) -> str:
+    """A known minor version such as "1.34" (None: the newest); "v1.34.2" is accepted."""
+    if version is None:
+        return DEFAULT_KUBERNETES_VERSION
+    text = str(version).strip().lstrip("v")
+    minor = ".".join(text.split(".")[:2])
+    if minor not in KUBERNETES_VERSIONS:
+        known = ", ".join(KUBERNETES_VERSIONS)
+        raise ValueError(f"unknown Kubernetes version {version!r}: known versions are {known}")
+    return minor
+
+
+def _in_version(frame: pd.DataFrame, version: str) -> pd.Series:
+    """Rows whose [first_version, last_version] holds ``version`` (empty last: still current)."""
+    minor = _minor(version)
+    first = frame["first_version"].astype(str).map(_minor)
+    last = frame["last_version"].map(
+        lambda v: _minor(str(v)) if isinstance(v, str) and v else 10**6
+    )
+    return (first <= minor) & (minor <= last)
+
+
+def load_priority_levels(
+    path: str | Path | None = None, version: str | None = None
+) -> tuple[PriorityLevel, ...]:
     """Read priority levels from a CSV with the columns of ``data/apf_priority_levels.csv``.
 
     Parameters
     ----------
     path : str or Path, optional
         CSV file; the shipped defaults when omitted.
+    version : str, optional
+        Kubernetes minor version, e.g. ``"1.33"``: keep the rows whose ``first_version`` /
+        ``last_version`` columns hold it (a file without them is taken as is). Default: the
+        newest of :data:`KUBERNETES_VERSIONS`.
 
     Returns
     -------
     tuple of PriorityLevel
         In file order.
     """
-    frame = pd.read_csv(path if path is not None else data_path(_DATA_FILE))
+    frame = pd.read_csv(path if path is not None else data_path(_DATA_FILE), dtype=_VERSION_DTYPES)
+    if "first_version" in frame.columns:
+        frame = frame[_in_version(frame, _check_version(version))]
     missing = {"name", "type", "nominal_concurrency_shares"} - set(frame.columns)
     if missing:
         raise ValueError(f"priority-level CSV lacks columns {sorted(missing)}")
@@ -259,14 +326,204 @@ def load_priority_levels(path: str | Path | None = None) -> tuple[PriorityLevel,
     return levels
 
 
-def default_priority_levels() -> tuple[PriorityLevel, ...]:
-    """The API server's default priority levels (bootstrap configuration)."""
-    return load_priority_levels()
+def default_priority_levels(version: str | None = None) -> tuple[PriorityLevel, ...]:
+    """The API server's default priority levels (bootstrap configuration) of ``version``.
+
+    Parameters
+    ----------
+    version : str, optional
+        Kubernetes minor version of :data:`KUBERNETES_VERSIONS`; the newest by default. The
+        priority levels are the same from 1.29 to 1.36 (kubernetes/apiserver
+        ``pkg/apis/flowcontrol/bootstrap/default.go``).
+    """
+    return load_priority_levels(version=version)
 
 
-def priority_levels_frame() -> pd.DataFrame:
-    """The shipped CSV of default priority levels, with its source and notes columns."""
-    return pd.read_csv(data_path(_DATA_FILE))
+def priority_levels_frame(version: str | None = None) -> pd.DataFrame:
+    """The shipped CSV of default priority levels of ``version``, with source and notes."""
+    frame = pd.read_csv(data_path(_DATA_FILE), dtype=_VERSION_DTYPES)
+    return frame[_in_version(frame, _check_version(version))].reset_index(drop=True)
+
+
+def bootstrap_flow_schemas(version: str | None = None) -> pd.DataFrame:
+    """The bootstrap FlowSchemas of a Kubernetes version, in matching order.
+
+    One row per policy rule (a FlowSchema with two resource rules has two rows), sorted as
+    the API server matches them: by ``matching_precedence``, then by name
+    (``apf_controller.go``). Lists are space-separated, ``*`` is "all", ``core`` the core
+    API group ``""``, and a service account is ``namespace/name``.
+
+    Parameters
+    ----------
+    version : str, optional
+        Kubernetes minor version of :data:`KUBERNETES_VERSIONS`; the newest by default.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``name``, ``priority_level``, ``matching_precedence``, ``distinguisher``,
+        ``users``, ``groups``, ``service_accounts``, ``verbs``, ``api_groups``,
+        ``resources``, ``non_resource_urls``, ``first_version``, ``last_version`` and
+        ``source`` (file and Go variable).
+
+    Examples
+    --------
+    >>> names = set(bootstrap_flow_schemas("1.33")["name"])
+    >>> "workload-leader-election" in names, "workload-leader-election" in set(
+    ...     bootstrap_flow_schemas("1.34")["name"])
+    (True, False)
+    """
+    frame = pd.read_csv(data_path(_FLOW_SCHEMA_FILE), dtype=str, keep_default_na=False)
+    frame["matching_precedence"] = frame["matching_precedence"].astype(int)
+    frame = frame[_in_version(frame, _check_version(version))]
+    return frame.sort_values(["matching_precedence", "name"], kind="stable").reset_index(
+        drop=True
+    )
+
+
+def _listed(cell: str, value: str) -> bool:
+    items = cell.split()
+    return "*" in items or value in items
+
+
+def _subject_matches(row: Mapping[str, str], user: str, groups: set[str]) -> bool:
+    if user in row["users"].split() or groups & set(row["groups"].split()):
+        return True
+    prefix = "system:serviceaccount:"
+    if user.startswith(prefix) and user.count(":") == 3:
+        namespace, name = user[len(prefix):].split(":")
+        for account in row["service_accounts"].split():
+            ns, _, who = account.partition("/")
+            if ns == namespace and who in ("*", name):
+                return True
+    return False
+
+
+def match_flow_schema(
+    user: str,
+    verb: str,
+    resource: str,
+    api_group: str = "",
+    *,
+    groups: Iterable[str] = (),
+    version: str | None = None,
+) -> dict[str, Any]:
+    """The bootstrap FlowSchema (and priority level) a resource request is classified into.
+
+    The first FlowSchema in matching order (:func:`bootstrap_flow_schemas`) with a rule whose
+    subjects include the user (by name, by group or as a service account) and whose verbs,
+    API groups and resources include the request's. A service account
+    ``system:serviceaccount:NS:NAME`` belongs to ``system:serviceaccounts`` and
+    ``system:serviceaccounts:NS``; every user here to ``system:authenticated``.
+
+    Parameters
+    ----------
+    user : str
+        The requesting user, e.g. ``"system:kube-scheduler"``.
+    verb, resource : str
+        E.g. ``"update"``, ``"leases"``.
+    api_group : str, default ""
+        The resource's API group (``""``: core), e.g. ``"coordination.k8s.io"``.
+    groups : iterable of str
+        The user's groups (``system:masters``, ``system:nodes``, ...).
+    version : str, optional
+        Kubernetes minor version; the newest by default.
+
+    Returns
+    -------
+    dict
+        ``flow_schema``, ``priority_level``, ``matching_precedence``, ``distinguisher``.
+
+    Examples
+    --------
+    >>> sa = "system:serviceaccount:kube-system:my-operator"
+    >>> match_flow_schema(sa, "update", "configmaps", version="1.33")["priority_level"]
+    'leader-election'
+    >>> match_flow_schema(sa, "update", "configmaps", version="1.34")["priority_level"]
+    'workload-high'
+    """
+    every = set(groups) | {"system:authenticated"}
+    if user.startswith("system:serviceaccount:") and user.count(":") == 3:
+        every |= {"system:serviceaccounts", f"system:serviceaccounts:{user.split(':')[2]}"}
+    group = api_group or "core"
+    for row in bootstrap_flow_schemas(version).to_dict("records"):
+        if not row["resources"] or not _subject_matches(row, user, every):
+            continue
+        if (_listed(row["verbs"], verb) and _listed(row["api_groups"], group)
+                and _listed(row["resources"], resource)):
+            return {
+                "flow_schema": row["name"],
+                "priority_level": row["priority_level"],
+                "matching_precedence": int(row["matching_precedence"]),
+                "distinguisher": row["distinguisher"],
+            }
+    raise ValueError(f"no bootstrap FlowSchema matches {user!r} {verb} {resource}")
+
+
+# ------------------------------------------------------------------------ queue-wait limit
+def _nanoseconds(value: Any, name: str) -> int:
+    """Seconds -> integer nanoseconds (Go's time.Duration), refusing what is not >= 0."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}")
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}") from None
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise ValueError(f"{name} must be a finite number of seconds >= 0, got {value!r}")
+    return round(seconds * 1_000_000_000)
+
+
+def queue_wait_limit(
+    request_timeout: float | None = None,
+    *,
+    server_request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+) -> float:
+    """How long APF lets a request wait in its queue before rejecting it (429).
+
+    Two filters combine (kubernetes/apiserver):
+
+    * ``pkg/endpoints/filters/request_deadline.go`` ``withRequestDeadline`` gives every
+      request that is not long-running a deadline: the client's ``?timeout=`` when it is
+      above 0 and below ``--request-timeout``, else ``--request-timeout`` (60 s by default).
+      client-go sends ``?timeout=`` whenever its ``rest.Config.Timeout`` is set
+      (``rest/request.go``), e.g. the lock client's per-call timeout.
+    * ``pkg/server/filters/priority-and-fairness.go`` ``getRequestWaitContext``: the wait
+      limit is a quarter of that deadline (Go's integer ``Duration / 4``), or, for a request
+      without a deadline (a watch being initialised), the server's default
+      ``--request-timeout / 4`` (``pkg/server/config.go``); in every case at most 1 min.
+
+    Parameters
+    ----------
+    request_timeout : float or None, default None
+        The request's ``?timeout=`` in seconds; None (or 0) when it carries none.
+    server_request_timeout : float, default 60.0
+        The API server's ``--request-timeout``, seconds (> 0).
+
+    Returns
+    -------
+    float
+        The queue-wait limit in seconds.
+
+    Examples
+    --------
+    >>> queue_wait_limit(), queue_wait_limit(5.0), queue_wait_limit(107.0)
+    (15.0, 1.25, 15.0)
+    >>> queue_wait_limit(server_request_timeout=600.0)
+    60.0
+    """
+    server = _nanoseconds(server_request_timeout, "server_request_timeout")
+    if server <= 0:
+        raise ValueError(
+            f"server_request_timeout must be > 0 seconds, got {server_request_timeout!r}"
+        )
+    deadline = server
+    if request_timeout is not None:
+        asked = _nanoseconds(request_timeout, "request_timeout")
+        if 0 < asked < server:
+            deadline = asked
+    cap = round(MAX_WAIT_LIMIT * 1_000_000_000)
+    return min(deadline // 4, cap) / 1_000_000_000
 
 
 # ---------------------------------------------------------------------------- allocation
@@ -834,6 +1091,83 @@ def list_work_estimate(
     return WorkEstimate(initial_seats=min(max(raw, 1), cap))
 
 
+# Default of the WatchList feature gate (kubernetes/apiserver pkg/features/kube_features.go):
+# alpha off from 1.27, beta on in 1.32, back off in 1.33, on again from 1.34.
+_WATCH_LIST_ON = {"1.32", "1.34", "1.35", "1.36"}
+
+
+def watch_list_enabled(version: str | None = None) -> bool:
+    """Whether the WatchList feature gate is on by default in a Kubernetes version.
+
+    kubernetes/apiserver ``pkg/features/kube_features.go``: alpha (off) from 1.27, beta on
+    in 1.32, switched off again in 1.33, on from 1.34.
+    """
+    return _check_version(version) in _WATCH_LIST_ON
+
+
+def watch_work_estimate(
+    objects: int,
+    *,
+    resource_version: str = "",
+    send_initial_events: bool = False,
+    single: bool = False,
+    avg_object_bytes: float | None = None,
+    max_seats: int = 0,
+    watch_list: bool | None = None,
+    version: str | None = None,
+) -> WorkEstimate:
+    """Seats of a WATCH request while it starts (its only APF cost).
+
+    apiserver ``pkg/util/flowcontrol/request/width.go`` (``workEstimator.estimate``): with the
+    WatchList feature on, a watch is priced by the LIST estimator
+    (``list_work_estimator.go``), which gives it the minimum of 1 seat unless it sends
+    initial events: ``sendInitialEvents=true``, or a legacy watch with ``resourceVersion``
+    ``""`` or ``"0"`` (it starts with the state of the watch cache). Those are priced as a
+    LIST served from the watch cache (:func:`list_work_estimate` with ``from_cache=True``).
+    With WatchList off, every watch takes 1 seat.
+
+    Parameters
+    ----------
+    objects : int
+        Objects of the resource stored.
+    resource_version : str, default ""
+        The watch's ``resourceVersion``.
+    send_initial_events : bool, default False
+        The watch's ``sendInitialEvents``.
+    single : bool, default False
+        The watch names one object (``metadata.name`` field selector).
+    avg_object_bytes : float, optional
+        Average object size: selects the size-based estimator (on by default since 1.34).
+    max_seats : int, default 0
+        The level's cap (:func:`level_max_seats`); 0: the global cap only.
+    watch_list : bool, optional
+        The WatchList feature gate; by default its default in ``version``
+        (:func:`watch_list_enabled`).
+    version : str, optional
+        Kubernetes minor version; the newest by default.
+
+    Returns
+    -------
+    WorkEstimate
+
+    Examples
+    --------
+    >>> watch_work_estimate(5000).initial_seats  # rv "": the cache's 5000 objects, capped
+    10
+    >>> watch_work_estimate(5000, resource_version="123").initial_seats
+    1
+    >>> watch_work_estimate(5000, version="1.33").initial_seats  # WatchList off in 1.33
+    1
+    """
+    enabled = watch_list_enabled(version) if watch_list is None else bool(watch_list)
+    initial_events = bool(send_initial_events) or str(resource_version) in ("", "0")
+    if not enabled or not initial_events:
+        _check_count(objects, "objects")
+        return WorkEstimate(initial_seats=1)
+    return list_work_estimate(objects, from_cache=True, single=single,
+                              avg_object_bytes=avg_object_bytes, max_seats=max_seats)
+
+
 def mutating_work_estimate(watchers: int, *, max_seats: int = 0) -> WorkEstimate:
     """Seats of a create, update, patch or delete with ``watchers`` interested watches.
 
@@ -989,7 +1323,9 @@ def level_queue(
     *,
     width: float = 1.0,
     flows: float = 1,
-    wait_limit: float = DEFAULT_WAIT_LIMIT,
+    wait_limit: float | None = None,
+    request_timeout: float | None = None,
+    server_request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
 ) -> LevelQueueResult:
     """A priority level as a multi-server queue with a waiting room and a wait limit.
 
@@ -1057,8 +1393,15 @@ def level_queue(
         Seats of an average request (>= 1).
     flows : float, default 1
         Flows sharing the level's queues (>= 1).
-    wait_limit : float, default 15.0
-        Queue-wait limit, seconds (> 0; inf for none).
+    wait_limit : float, optional
+        Queue-wait limit, seconds (> 0; inf for none). By default the limit the API server
+        derives from the requests' timeout, :func:`queue_wait_limit` of
+        ``request_timeout``: 15 s for requests without ``?timeout=``, 1.25 s for the lease
+        calls of a lock client with a 5 s timeout. Give either this or ``request_timeout``.
+    request_timeout : float, optional
+        The ``?timeout=`` the level's requests carry, seconds (None: none).
+    server_request_timeout : float, default 60.0
+        The API server's ``--request-timeout``.
 
     Returns
     -------
@@ -1071,6 +1414,12 @@ def level_queue(
     w = float(width)
     if not (math.isfinite(w) and w >= 1):
         raise ValueError(f"width must be a finite number >= 1, got {width!r}")
+    if wait_limit is None:
+        wait_limit = queue_wait_limit(
+            request_timeout, server_request_timeout=server_request_timeout
+        )
+    elif request_timeout is not None:
+        raise ValueError("give wait_limit or request_timeout, not both")
     limit = float(wait_limit)
     if math.isnan(limit) or limit <= 0:
         raise ValueError(f"wait_limit must be > 0 seconds (inf for none), got {wait_limit!r}")
