@@ -192,3 +192,19 @@ def test_runs_too_large_are_refused_before_they_start():
     flow = ClosedFlow("busy", 1000, 1e-3, think_time=0.0)
     with pytest.raises(ValueError, match="would generate about"):
         simulate_level(LevelConfig(10), [flow], 1e5, np.random.default_rng(0))
+
+
+def test_wait_limit_from_the_request_deadline():
+    """A lease call with ?timeout=5s may wait a quarter of its deadline, 1.25 s
+    (getRequestWaitContext); without a timeout the server's 60 s deadline gives 15 s."""
+    level = LevelConfig(1, queues=4, hand_size=1, queue_length_limit=5, wait_limit=INF)
+    flows = [ClosedFlow("long", 1, 30.0, calls=1, hand=(0,)),
+             ClosedFlow("lease", 1, 0.01, calls=1, start=1.0, request_timeout=5.0, hand=(1,)),
+             ClosedFlow("default", 1, 0.01, calls=1, start=1.0, request_timeout=60.0,
+                        hand=(2,))]
+    r = simulate_level(level, flows, 100.0, np.random.default_rng(0))
+    np.testing.assert_allclose(r.wait[r.flow == 1], [5.0 / 4])
+    np.testing.assert_allclose(r.wait[r.flow == 2], [60.0 / 4])
+    assert (r.outcome[1:] == 3).all()
+    with pytest.raises(ValueError, match="not both"):
+        Flow("a", 1.0, 1.0, wait_limit=1.0, request_timeout=5.0)

@@ -229,6 +229,24 @@ def _check_hand(hand: Any) -> tuple[int, ...] | None:
     return h
 
 
+def _check_wait_limit(wait_limit: Any, request_timeout: Any) -> None:
+    if wait_limit is not None:
+        _positive(wait_limit, "wait_limit", allow_inf=True)
+        if request_timeout is not None:
+            raise ValueError("give wait_limit or request_timeout, not both")
+    if request_timeout is not None:
+        _positive(request_timeout, "request_timeout")
+
+
+def _flow_wait_limit(flow: Any, level_limit: float) -> float:
+    """The queue-wait limit of a flow's requests, in seconds."""
+    if flow.request_timeout is not None:
+        from ha_toolkit.apiserver.apf import queue_wait_limit
+
+        return queue_wait_limit(flow.request_timeout)
+    return level_limit if flow.wait_limit is None else flow.wait_limit
+
+
 _DISTRIBUTIONS = ("exponential", "deterministic")
 
 
@@ -264,8 +282,13 @@ class Flow:
         is then dealt from it as the server deals it. Without ``hand`` or ``hash_value``
         the hand is dealt at random.
     wait_limit : float, optional
-        Seconds a request of this flow may stay queued (its deadline's share, e.g.
-        ``queue_wait_limit(request_timeout)``); the level's ``wait_limit`` when omitted.
+        Seconds a request of this flow may stay queued; the level's ``wait_limit`` when
+        omitted (and no ``request_timeout``).
+    request_timeout : float, optional
+        The requests' ``?timeout=`` (seconds): their wait limit is then the quarter of the
+        deadline the server gives them (:func:`~ha_toolkit.apiserver.apf.queue_wait_limit`,
+        ``--request-timeout`` 60 s); e.g. 1.25 s for the 5 s lease calls of kube-scheduler.
+        Give ``wait_limit`` or ``request_timeout``, not both.
     """
 
     name: str
@@ -278,6 +301,7 @@ class Flow:
     hand: tuple[int, ...] | None = None
     hash_value: int | None = None
     wait_limit: float | None = None
+    request_timeout: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -290,8 +314,7 @@ class Flow:
         _check_distribution(self.service_distribution, "service_distribution")
         object.__setattr__(self, "hand", _check_hand(self.hand))
         object.__setattr__(self, "hash_value", _check_hash(self.hash_value))
-        if self.wait_limit is not None:
-            _positive(self.wait_limit, "wait_limit", allow_inf=True)
+        _check_wait_limit(self.wait_limit, self.request_timeout)
 
     def seat_distribution(self) -> tuple[np.ndarray, np.ndarray]:
         """(seat values, probabilities) of the initial seats."""
@@ -326,7 +349,7 @@ class ClosedFlow:
         Calls per client (>= 1); unlimited (until the horizon) when omitted.
     start : float or sequence of float, default 0.0
         Time of each client's first call: one value for all, or one per client.
-    seats, final_seats, additional_latency, hand, hash_value, wait_limit
+    seats, final_seats, additional_latency, hand, hash_value, wait_limit, request_timeout
         As in :class:`Flow`.
     service_distribution, think_distribution : {"exponential", "deterministic"}
         Distributions of the execution and think times (default deterministic, as in
@@ -356,6 +379,7 @@ class ClosedFlow:
     hand: tuple[int, ...] | None = None
     hash_value: int | None = None
     wait_limit: float | None = None
+    request_timeout: float | None = None
     on_reject: str = "stop"
     retry_after: float = 1.0
     max_retries: int = 10
@@ -385,8 +409,7 @@ class ClosedFlow:
         _check_distribution(self.think_distribution, "think_distribution")
         object.__setattr__(self, "hand", _check_hand(self.hand))
         object.__setattr__(self, "hash_value", _check_hash(self.hash_value))
-        if self.wait_limit is not None:
-            _positive(self.wait_limit, "wait_limit", allow_inf=True)
+        _check_wait_limit(self.wait_limit, self.request_timeout)
         if self.on_reject not in ("stop", "retry"):
             raise ValueError(f"on_reject must be 'stop' or 'retry', got {self.on_reject!r}")
         _positive(self.retry_after, "retry_after", allow_zero=True)
@@ -805,7 +828,7 @@ def simulate_level(
                          f"{_MAX_REQUESTS:g}")
     reqs = _generate(level, open_flows, T, rates, rng)
     fifo = (level.queues == 1 and not level.exempt and len(open_flows) == len(fl)
-            and all(f.wait_limit is None for f in fl))
+            and all(f.wait_limit is None and f.request_timeout is None for f in fl))
     begin = time.perf_counter()
     if fifo:
         rec, busy, events = _run_fifo(level, reqs, W, T)
@@ -1033,7 +1056,7 @@ class _QueueSet:
         self.hands = [list(map(int, h)) for h in hands]
         limits = []
         for f in flows:
-            lim = level.wait_limit if f.wait_limit is None else f.wait_limit
+            lim = _flow_wait_limit(f, level.wait_limit)
             limits.append(_to_ns(lim) if math.isfinite(lim) else None)
         self.limit_ns = limits
         # per-request records (open-loop requests first, in arrival order)
