@@ -106,16 +106,19 @@ _NS_PER_SS = 10.0
 
 # Outcome codes of a request.
 _PENDING, _SERVED, _REJECTED, _TIMED_OUT = 0, 1, 2, 3
+# A time after every event (ns), as an integer.
+_NEVER = 1 << 62
 # Refuse runs that would need more memory than this many requests.
 _MAX_REQUESTS = 30_000_000
 
 
 def _go_round(x: float) -> int:
     """Go's ``math.Round``: to the nearest integer, halves away from zero, exactly."""
-    if x < 0:
-        return -_go_round(-x)
-    f = math.floor(x)
-    return int(f) + (1 if x - f >= 0.5 else 0)  # x - floor(x) is exact in binary64
+    if x >= 0:
+        f = math.floor(x)
+        return f + 1 if x - f >= 0.5 else f  # x - floor(x) is exact in binary64
+    f = math.floor(-x)
+    return -(f + 1) if -x - f >= 0.5 else -f
 
 
 def seats_times_duration(seats: float, duration_ns: int) -> int:
@@ -136,7 +139,18 @@ def seats_times_duration(seats: float, duration_ns: int) -> int:
     int
         The product in units of 1e-8 seat-seconds.
     """
-    return _go_round(float(seats) * float(duration_ns) / _NS_PER_SS)
+    x = float(seats) * float(duration_ns) / _NS_PER_SS
+    if x >= 0:
+        f = math.floor(x)
+        return f + 1 if x - f >= 0.5 else f
+    return _go_round(x)
+
+
+def _seats_times_durations(seats: np.ndarray, duration_ns: Any) -> np.ndarray:
+    """:func:`seats_times_duration` elementwise, for durations >= 0 (same binary64 steps)."""
+    x = seats.astype(np.float64) * np.asarray(duration_ns, dtype=np.float64) / _NS_PER_SS
+    f = np.floor(x)
+    return (f + (x - f >= 0.5)).astype(np.int64)
 
 
 def duration_per_seat(seat_seconds: int, seats: float) -> int:
@@ -949,7 +963,7 @@ def _run_fifo(level: LevelConfig, reqs: dict[str, np.ndarray], W: float, T: floa
     outcome = [_PENDING] * n
     start_t = [-1] * n
     end_t = [-1] * n
-    seats = [max(a, b) for a, b in zip(initial, final, strict=True)]
+    seats = np.maximum(reqs["initial"], reqs["final"]).tolist()
     held = list(seats)
     extra = list(extra_in)
     CL = level.concurrency_limit
@@ -964,17 +978,22 @@ def _run_fifo(level: LevelConfig, reqs: dict[str, np.ndarray], W: float, T: floa
     busy = 0
     last = 0
     events = 0
-    inf = math.inf
+    inf = _NEVER  # an integer: comparisons of ints with a float are slower
     i = 0
     next_arrival = arrival[0] if n else inf
     while True:
         t_done = heap[0][0] if heap else inf
         t_out = arrival[queue[0]] + limit if (limit is not None and queue) else inf
-        now = min(next_arrival, t_done, t_out)
+        now = next_arrival
+        if t_done < now:
+            now = t_done
+        if t_out < now:
+            now = t_out
         if now == inf:
             break
         events += 1
-        busy += in_use * (min(now, Tn) - max(last, Wn)) if now > Wn and last < Tn else 0
+        if now > Wn and last < Tn:  # seat-seconds in use over [W, T)
+            busy += in_use * ((now if now < Tn else Tn) - (last if last > Wn else Wn))
         last = now
         if now == t_done:
             _, kind, r = pop(heap)
@@ -1011,7 +1030,8 @@ def _run_fifo(level: LevelConfig, reqs: dict[str, np.ndarray], W: float, T: floa
             elif in_use + s > CL:
                 break
             queue.popleft()
-            final[r], extra[r], held[r] = _reshaped(initial[r], final[r], extra[r], CL)
+            if final[r] > CL:
+                final[r], extra[r], held[r] = _reshaped(initial[r], final[r], extra[r], CL)
             in_use += held[r]
             executing += 1
             outcome[r] = _SERVED
@@ -1071,8 +1091,8 @@ class _QueueSet:
         self.r_extra = reqs["extra_ns"].tolist()
         self.r_max = [max(a, b) for a, b in zip(self.r_initial, self.r_final, strict=True)]
         self.r_held = list(self.r_max)
-        self.r_work = [self._work(a, b, e) for a, b, e in
-                       zip(self.r_initial, self.r_final, self.r_extra, strict=True)]
+        self.r_work = (_seats_times_durations(reqs["initial"], self.G_ns)
+                       + _seats_times_durations(reqs["final"], reqs["extra_ns"])).tolist()
         self.r_outcome = [_PENDING] * n
         self.r_start = [-1] * n
         self.r_end = [-1] * n
@@ -1102,8 +1122,6 @@ class _QueueSet:
         self.c_calls_left: list[float] = []
         self.events: list[tuple[int, int, int, int]] = []
         self.seq = 0
-        for i in range(n):
-            self._push(self.r_arrival[i], _EV_ARRIVE, i)
         for fi, f in enumerate(flows):
             if isinstance(f, ClosedFlow):
                 for j, t0 in enumerate(f.start_times()):
@@ -1122,14 +1140,6 @@ class _QueueSet:
         """``completeWorkEstimate``: initial work at G plus the final (pad) work."""
         return (seats_times_duration(initial, self.G_ns)
                 + seats_times_duration(final, extra_ns))
-
-    def _sync_time(self, now: int) -> None:
-        """``syncTimeLocked``: advance R over the time since the last event acted on."""
-        dt = now - self.last_sync
-        self.last_sync = now
-        if self.active and dt:
-            ratio = min(float(self.seats_requested), float(self.CL)) / float(self.active)
-            self.R += seats_times_duration(ratio, dt)
 
     def _bound(self, q: int) -> None:
         """``boundNextDispatchLocked``: dispatch in the virtual world never precedes
@@ -1266,12 +1276,13 @@ class _QueueSet:
     def _dispatch(self, now: int) -> bool:
         """``findDispatchQueueToBoundLocked`` + ``dispatchLocked``."""
         nq, robin = self.nq, self.robin
-        best_q, best_key = -1, None
-        for q in self.nonempty:
-            key = (self.next_R[q] + self.r_work[self.waiting[q][0]], (q - robin - 1) % nq)
-            if best_key is None or key < best_key:
-                best_q, best_key = q, key
-        q = best_q
+        next_R, work, waiting = self.next_R, self.r_work, self.waiting
+        q = -1
+        best = order = 0
+        for k in self.nonempty:  # the least virtual finish; ties: first after robin
+            finish = next_R[k] + work[waiting[k][0]]
+            if q < 0 or finish < best or (finish == best and (k - robin - 1) % nq < order):
+                q, best, order = k, finish, (k - robin - 1) % nq
         dq = self.waiting[q]
         r = dq[0]
         if not self._can_accommodate(self.r_max[r]):
@@ -1289,9 +1300,10 @@ class _QueueSet:
         return True
 
     def _execute(self, r: int, q: int, now: int) -> None:
-        final, extra, held = _reshaped(self.r_initial[r], self.r_final[r], self.r_extra[r],
-                                       self.CL)
-        self.r_final[r], self.r_extra[r], self.r_held[r] = final, extra, held
+        if self.r_final[r] > self.CL:
+            self.r_final[r], self.r_extra[r], self.r_held[r] = _reshaped(
+                self.r_initial[r], self.r_final[r], self.r_extra[r], self.CL)
+        held = self.r_held[r]
         self.r_outcome[r] = _SERVED
         self.r_start[r] = now
         self.seats_in_use += held
@@ -1300,7 +1312,8 @@ class _QueueSet:
             self.executing_q[q] += 1
             self.seats_q[q] += held
             self.seats_requested += held
-        self._push(now + self.r_service[r], _EV_FINISH, r)
+        self.seq += 1
+        heapq.heappush(self.events, (now + self.r_service[r], _EV_FINISH, self.seq, r))
         if r >= self.n_open:
             c = self._client_of_request[r]
             f = self.flows[self.c_flow[c]]
@@ -1316,8 +1329,11 @@ class _QueueSet:
         q = self.r_queue[r]
         if q >= 0:
             self.executing_q[q] -= 1
-            actual = now - self.r_start[r]
-            self.next_R[q] -= seats_times_duration(self.r_initial[r], self.G_ns - actual)
+            # G - S can be negative: SeatSeconds arithmetic wraps modulo 2**64 upstream,
+            # which is this subtraction of a signed amount
+            x = float(self.r_initial[r]) * float(self.G_ns - (now - self.r_start[r])) \
+                / _NS_PER_SS
+            self.next_R[q] -= _go_round(x)
             self._bound(q)
             if not self.waiting[q] and self.executing_q[q] == 0:
                 self.active -= 1
@@ -1363,44 +1379,61 @@ class _QueueSet:
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> tuple[dict[str, np.ndarray], float, int]:
-        self.n_open = len(self.r_flow)
-        self._client_of_request: list[int] = [-1] * self.n_open
+        self.n_open = n_open = len(self.r_flow)
+        self._client_of_request: list[int] = [-1] * n_open
         events = 0
         busy = 0
         last = 0
         Wn, Tn = self.Wn, self.Tn
         heap = self.events
         pop = heapq.heappop
-        while heap:
-            now, kind, _, payload = pop(heap)
+        arrival = self.r_arrival  # the open-loop arrivals come first, in time order
+        outcome = self.r_outcome
+        CL = float(self.CL)
+        floor = math.floor
+        i = 0
+        while True:
+            # the next open arrival goes before heap events of later times and before
+            # closed-loop calls at its own time (the event order documented above)
+            if i < n_open and (not heap or arrival[i] < heap[0][0]
+                               or (arrival[i] == heap[0][0] and heap[0][1] > _EV_ARRIVE)):
+                now, kind, payload = arrival[i], _EV_ARRIVE, i
+                i += 1
+            elif heap:
+                now, kind, _, payload = pop(heap)
+            else:
+                break
             events += 1
             if now > Wn and last < Tn:  # seat-seconds in use over [W, T)
-                busy += self.seats_in_use * (min(now, Tn) - max(last, Wn))
+                busy += self.seats_in_use * ((now if now < Tn else Tn) - (last if last > Wn
+                                                                          else Wn))
             last = now
-            if kind == _EV_FINISH:
-                self._sync_time(now)
-                self._finish(payload, now)
-            elif kind == _EV_RELEASE:
-                self._sync_time(now)
-                self._release(payload)
-                self._dispatch_as_much_as_possible(now)
-            elif kind == _EV_TIMEOUT:
-                if self.r_outcome[payload] != _PENDING:
-                    continue  # dispatched before its deadline: nothing happens
-                self._sync_time(now)
-                self._time_out(payload, now)
-            elif kind == _EV_ARRIVE:
-                self._sync_time(now)
-                self._start_request(payload, now)
-            else:
+            if kind == _EV_TIMEOUT and outcome[payload] != _PENDING:
+                continue  # dispatched before its deadline: nothing happens
+            if kind == _EV_CALL:
                 c, attempt = divmod(payload, _ATTEMPTS)
                 if attempt == 0:
                     if self.c_calls_left[c] <= 0 or now >= Tn:
-                        continue
+                        continue  # the client is done: the server sees nothing
                     self.c_calls_left[c] -= 1
-                r = self._new_call(c, attempt, now)
-                self._sync_time(now)
-                self._start_request(r, now)
+                payload = self._new_call(c, attempt, now)
+            # syncTimeLocked, at every event the server acts on
+            dt = now - self.last_sync
+            self.last_sync = now
+            if dt and self.active:
+                sr = float(self.seats_requested)
+                x = (sr if sr < CL else CL) / float(self.active) * float(dt) / _NS_PER_SS
+                f = floor(x)
+                self.R += f + 1 if x - f >= 0.5 else f
+            if kind == _EV_FINISH:
+                self._finish(payload, now)
+            elif kind == _EV_RELEASE:
+                self._release(payload)
+                self._dispatch_as_much_as_possible(now)
+            elif kind == _EV_TIMEOUT:
+                self._time_out(payload, now)
+            else:
+                self._start_request(payload, now)
         rec = {
             "flow": np.array(self.r_flow, dtype=np.int64),
             "arrival_ns": np.array(self.r_arrival, dtype=np.int64),
