@@ -315,3 +315,14 @@ def test_seat_seconds_rollover():
     result = simulate_level(level, flows, 1000 * quarter, np.random.default_rng(0))
     check(result, clients, 2000, 0.0, 40 * quarter, True, True, 0.01)
     assert (result.outcome == 1).all()
+
+
+def test_vectorised_work_equals_the_scalar_rule():
+    from ha_toolkit.apiserver.des import _seats_times_durations
+
+    rng = np.random.default_rng(3)
+    seats = rng.integers(1, 1000, 2000)
+    ns = rng.integers(0, 10**12, 2000)
+    ns[:20] = 5  # exact halves
+    expected = [seats_times_duration(int(a), int(b)) for a, b in zip(seats, ns, strict=True)]
+    np.testing.assert_array_equal(_seats_times_durations(seats, ns), expected)
