@@ -208,3 +208,47 @@ def test_wait_limit_from_the_request_deadline():
     assert (r.outcome[1:] == 3).all()
     with pytest.raises(ValueError, match="not both"):
         Flow("a", 1.0, 1.0, wait_limit=1.0, request_timeout=5.0)
+
+
+# ------------------------------------------------------------------ Retry-After
+def test_retry_after_doubles_under_sustained_drops_and_is_capped():
+    """dropped_requests_tracker.go: 10 drops a second. At each new second the drops of the
+    last retryAfter seconds (10 x retryAfter >= 3 x retryAfter) double it once retryAfter
+    seconds have passed since the last raise: raises at seconds 1, 3, 7, 15, 31; 32 is the
+    cap."""
+    from ha_toolkit.apiserver.des import NS, DroppedRequestsTracker
+
+    tracker = DroppedRequestsTracker()
+    first_of_second = {}
+    for k in range(60):
+        for j in range(10):
+            value = tracker.record(k * NS + j * NS // 10)
+            first_of_second.setdefault(k, value)
+    raises = [1, 3, 7, 15, 31]
+    expected = {k: min(2 ** sum(k >= r for r in raises), 32) for k in range(60)}
+    assert first_of_second == expected
+
+
+def test_retry_after_steps_down_when_drops_stop():
+    """3 drops in second 0, one in second 1: 3 >= 3 x 1, so 2. Quiet until second 10: no
+    drops in the last 2 seconds (< 2), so down by one to 1."""
+    from ha_toolkit.apiserver.des import NS, DroppedRequestsTracker
+
+    tracker = DroppedRequestsTracker()
+    got = [tracker.record(t) for t in (0, NS // 3, 2 * NS // 3, NS + 1, 10 * NS)]
+    assert got == [1, 1, 1, 2, 1]
+
+
+def test_clients_retry_after_the_servers_retry_after():
+    """With retry_after unset a client waits the Retry-After its 429 carried."""
+    level = LevelConfig(2, queues=1, queue_length_limit=0, wait_limit=INF)
+    flows = [ClosedFlow("busy", 2, 30.0, calls=1),
+             ClosedFlow("retrying", 20, 0.1, calls=1, start=0.5, on_reject="retry")]
+    r = simulate_level(level, flows, 200.0, np.random.default_rng(0))
+    retried = np.flatnonzero((r.flow == 1) & (r.attempt > 0))
+    assert retried.size > 50
+    for k in retried:  # the previous attempt of the same client
+        prev = np.flatnonzero((r.flow == 1) & (r.client == r.client[k])
+                              & (r.attempt == r.attempt[k] - 1))[0]
+        assert r.arrival[k] - r.arrival[prev] == pytest.approx(r.retry_after[prev])
+    assert np.nanmax(r.retry_after) > 1  # 20 clients failing at once raise it

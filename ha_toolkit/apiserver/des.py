@@ -88,6 +88,7 @@ __all__ = [
     "ESTIMATED_SERVICE_TIME",
     "ClosedFlow",
     "DesResult",
+    "DroppedRequestsTracker",
     "duration_per_seat",
     "Flow",
     "LevelConfig",
@@ -370,10 +371,12 @@ class ClosedFlow:
         upstream's scenarios).
     on_reject : {"stop", "retry"}, default "stop"
         After a 429 (queue full or wait limit) the client stops, as upstream's scenario
-        threads do, or retries after ``retry_after`` as client-go does; after
+        threads do, or retries after ``Retry-After`` as client-go does; after
         ``max_retries`` failed retries the call fails and the client thinks and goes on.
-    retry_after : float, default 1.0
-        Seconds a client waits before a retry (the ``Retry-After`` header).
+    retry_after : float, optional
+        Seconds a client waits before a retry. By default the ``Retry-After`` the server
+        sends: per level, 1 s, doubled (at most to 32 s) while 429s keep coming, lowered
+        when they stop (:class:`DroppedRequestsTracker`).
     max_retries : int, default 10
         Retries per call (client-go's limit is 10).
     """
@@ -395,7 +398,7 @@ class ClosedFlow:
     wait_limit: float | None = None
     request_timeout: float | None = None
     on_reject: str = "stop"
-    retry_after: float = 1.0
+    retry_after: float | None = None
     max_retries: int = 10
 
     def __post_init__(self) -> None:
@@ -426,7 +429,8 @@ class ClosedFlow:
         _check_wait_limit(self.wait_limit, self.request_timeout)
         if self.on_reject not in ("stop", "retry"):
             raise ValueError(f"on_reject must be 'stop' or 'retry', got {self.on_reject!r}")
-        _positive(self.retry_after, "retry_after", allow_zero=True)
+        if self.retry_after is not None:
+            _positive(self.retry_after, "retry_after", allow_zero=True)
         if _whole(self.max_retries, "max_retries", 0) >= 1 << 20:
             raise ValueError(f"max_retries must be below 2**20, got {self.max_retries!r}")
 
@@ -509,6 +513,11 @@ class DesResult:
         Per request: client index in its closed flow (-1 for open flows), attempt of the
         call (0 first, then retries), execution start and end (NaN unless served) and
         initial seats.
+    start_ns, end_ns : numpy.ndarray
+        Execution start and end (end of queuing for a timed-out request) in integer
+        nanoseconds, -1 where none.
+    retry_after : numpy.ndarray
+        The ``Retry-After`` (seconds) the server sent with each 429 (NaN otherwise).
     mean_seats_in_use : float
         Time-average seats in use over ``[warmup, horizon)``.
     events : int
@@ -535,6 +544,7 @@ class DesResult:
     initial_seats: np.ndarray = field(repr=False)
     start_ns: np.ndarray = field(repr=False)
     end_ns: np.ndarray = field(repr=False)
+    retry_after: np.ndarray = field(repr=False)
     mean_seats_in_use: float
     events: int
     elapsed: float = field(repr=False, compare=False)
@@ -877,6 +887,7 @@ def _result(level: LevelConfig, flows: tuple[Flow | ClosedFlow, ...], hands: np.
         flow=rec["flow"], arrival=arrival, outcome=outcome, wait=wait, response=response,
         seats=rec["max_seats"], client=rec["client"], attempt=rec["attempt"], start=start,
         end=end, initial_seats=rec["initial"], start_ns=start_ns, end_ns=end_ns,
+        retry_after=rec["retry_after"],
         mean_seats_in_use=busy / (T - W), events=events, elapsed=elapsed,
     )
 
@@ -963,6 +974,8 @@ def _run_fifo(level: LevelConfig, reqs: dict[str, np.ndarray], W: float, T: floa
     outcome = [_PENDING] * n
     start_t = [-1] * n
     end_t = [-1] * n
+    retry_after = [math.nan] * n
+    tracker = DroppedRequestsTracker()
     seats = np.maximum(reqs["initial"], reqs["final"]).tolist()
     held = list(seats)
     extra = list(extra_in)
@@ -1010,6 +1023,7 @@ def _run_fifo(level: LevelConfig, reqs: dict[str, np.ndarray], W: float, T: floa
             r = queue.popleft()
             outcome[r] = _TIMED_OUT
             end_t[r] = now
+            retry_after[r] = float(tracker.record(now))
             continue  # removing a waiting request frees no seat and dispatches nothing
         else:
             r = i
@@ -1018,6 +1032,7 @@ def _run_fifo(level: LevelConfig, reqs: dict[str, np.ndarray], W: float, T: floa
             if in_use >= CL and len(queue) >= qll:
                 outcome[r] = _REJECTED
                 end_t[r] = now
+                retry_after[r] = float(tracker.record(now))
                 continue
             queue.append(r)
         # dispatch as much as possible
@@ -1043,8 +1058,70 @@ def _run_fifo(level: LevelConfig, reqs: dict[str, np.ndarray], W: float, T: floa
         "start_ns": np.array(start_t, dtype=np.int64), "end_ns": np.array(end_t, dtype=np.int64),
         "max_seats": np.array(seats, dtype=np.int64), "initial": reqs["initial"],
         "client": np.full(n, -1, dtype=np.int64), "attempt": np.zeros(n, dtype=np.int64),
+        "retry_after": np.array(retry_after, dtype=np.float64),
     }
     return rec, busy / NS, events
+
+
+class DroppedRequestsTracker:
+    """The ``Retry-After`` a priority level sends with its 429s.
+
+    apiserver ``pkg/util/flowcontrol/dropped_requests_tracker.go``: per level, drops are
+    counted per whole second of the server's clock (``Unix()``); when the second changes,
+    the drops of the last ``retryAfter`` seconds before it decide: at least
+    ``3 * retryAfter`` of them, and ``retryAfter`` seconds since the last raise, double it
+    (at most 32); fewer than ``retryAfter`` lower it by one (not below 1). The filter
+    records the drop, then sends the current value (``priority-and-fairness.go``).
+
+    Parameters
+    ----------
+    epoch : int, default 1_700_000_000
+        Unix second of simulated time 0 (a real clock is never at second 0, where the
+        tracker's zero-valued state would be mistaken for a current second).
+    """
+
+    MAX_RETRY_AFTER = 32
+
+    def __init__(self, epoch: int = 1_700_000_000) -> None:
+        self.epoch = int(epoch)
+        self.history: list[tuple[int, int]] = []
+        self.current_unix = 0
+        self.current_count = 0
+        self.retry_after = 1
+        self.update_unix = 0
+
+    def record(self, now_ns: int) -> int:
+        """Record a drop at ``now_ns`` and return the ``Retry-After`` sent with it."""
+        unix = self.epoch + now_ns // NS
+        if unix == self.current_unix:
+            self.current_count += 1
+            return self.retry_after
+        self._update_history(self.current_unix, self.current_count)
+        self.current_unix, self.current_count = unix, 1
+        self._update_retry_after(unix)
+        return self.retry_after
+
+    def _update_history(self, unix: int, count: int) -> None:
+        self.history.append((unix, count))
+        keep = min(2 * self.retry_after, self.MAX_RETRY_AFTER)
+        start = 0
+        while start < len(self.history) and unix - self.history[start][0] > keep:
+            start += 1
+        del self.history[:start]
+
+    def _update_retry_after(self, unix: int) -> None:
+        ra = self.retry_after
+        dropped = 0
+        for t, count in reversed(self.history):
+            if unix - t > ra:
+                break
+            if t < unix:
+                dropped += count
+        if unix - self.update_unix >= ra and dropped >= 3 * ra:
+            self.retry_after = min(2 * ra, self.MAX_RETRY_AFTER)
+            self.update_unix = unix
+        elif dropped < ra and ra > 1:
+            self.retry_after = ra - 1
 
 
 # Event priorities at one instant: completions, releases, timeouts, then arrivals.
@@ -1098,6 +1175,8 @@ class _QueueSet:
         self.r_end = [-1] * n
         self.r_queue = [-1] * n
         self.r_arrival_R = [0] * n
+        self.r_retry_after = [math.nan] * n
+        self.tracker = DroppedRequestsTracker()
         # queues
         nq = max(self.nq, 1)
         self.waiting: list[deque[int]] = [deque() for _ in range(nq)]
@@ -1191,6 +1270,7 @@ class _QueueSet:
         self.r_end.append(-1)
         self.r_queue.append(-1)
         self.r_arrival_R.append(0)
+        self.r_retry_after.append(math.nan)
         self._client_of_request.append(c)
         return r
 
@@ -1214,7 +1294,8 @@ class _QueueSet:
             return
         attempt = self.r_attempt[r]
         if attempt < f.max_retries:
-            t = now + _to_ns(f.retry_after)
+            wait = self.r_retry_after[r] if f.retry_after is None else f.retry_after
+            t = now + _to_ns(wait)
             if t < self.Tn:
                 self._push(t, _EV_CALL, c * _ATTEMPTS + attempt + 1)
             return
@@ -1267,6 +1348,7 @@ class _QueueSet:
     def _reject(self, r: int, now: int) -> None:
         self.r_outcome[r] = _REJECTED
         self.r_end[r] = now
+        self.r_retry_after[r] = float(self.tracker.record(now))
         self._answered_429(r, now)
 
     def _dispatch_as_much_as_possible(self, now: int) -> None:
@@ -1375,6 +1457,7 @@ class _QueueSet:
         self._bound(q)
         self.r_outcome[r] = _TIMED_OUT
         self.r_end[r] = now
+        self.r_retry_after[r] = float(self.tracker.record(now))
         self._answered_429(r, now)
 
     # ------------------------------------------------------------------ the loop
@@ -1444,5 +1527,6 @@ class _QueueSet:
             "initial": np.array(self.r_initial, dtype=np.int64),
             "client": np.array(self.r_client, dtype=np.int64),
             "attempt": np.array(self.r_attempt, dtype=np.int64),
+            "retry_after": np.array(self.r_retry_after, dtype=np.float64),
         }
         return rec, busy / NS, events
