@@ -14,7 +14,10 @@ Clients
   reconcile loop), for a number of calls or until the horizon. Upstream's test scenarios
   (``uniformScenario`` in ``queueset_test.go``) are of this kind. On a 429 a client stops
   (as upstream's scenario threads do) or retries after ``Retry-After`` at most
-  ``max_retries`` times, as client-go does (rest ``with_retry.go``, ``checkWait``).
+  ``max_retries`` times, as client-go does (rest ``with_retry.go``, ``checkWait``); the
+  ``Retry-After`` is the one the level sends (:class:`DroppedRequestsTracker`, after
+  ``dropped_requests_tracker.go``) unless the flow fixes it. Not modelled: client-go's
+  rate limiter (QPS, burst), which each retry passes again.
 
 The queue set
 -------------
