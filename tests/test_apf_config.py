@@ -204,3 +204,33 @@ def test_audit_report_and_cli_with_the_configuration(capsys):
     code, text, _ = run(capsys, "audit", "--apf-config", str(SAMPLE))
     assert code == 0 and "flows sharing queues" in text
     assert_usage_error(capsys, "audit", match="--apf-config")
+
+
+def test_predictions_use_the_clusters_own_levels(tmp_path):
+    """The same scrape predicted with a configuration whose workload-low has one queue of
+    one place differs from the defaults' 128 queues of 50 (an independent rerun of
+    level_queue with that level is the expectation)."""
+    import yaml
+
+    from ha_toolkit.apiserver.apf import PriorityLevel, level_queue
+
+    doc = yaml.safe_load(SAMPLE.read_text())
+    for item in doc["items"]:
+        if item["kind"] == "PriorityLevelConfiguration" and \
+                item["metadata"]["name"] == "workload-low":
+            item["spec"]["limited"]["limitResponse"]["queuing"] = {
+                "queues": 1, "handSize": 1, "queueLengthLimit": 1}
+    custom = tmp_path / "apf.yaml"
+    custom.write_text(yaml.safe_dump(doc))
+    base = audit(metrics=METRICS, window="24h").load
+    own = audit(metrics=METRICS, window="24h", apf_config=custom).load
+    pick = (own["priority_level"] == "workload-low") & (own["load_factor"] == 1.0)
+    row = own[pick].iloc[0]
+    level = PriorityLevel("workload-low", nominal_concurrency_shares=100, lendable_percent=90,
+                          queues=1, hand_size=1, queue_length_limit=1)
+    expected = level_queue(level, int(row["current_limit_seats"]), row["arrival_rate"],
+                           row["service_time"])
+    assert row["rejection_probability"] == pytest.approx(
+        float(expected.rejection_probability))
+    before = base[(base["priority_level"] == "workload-low") & (base["load_factor"] == 1.0)]
+    assert row["rejection_probability"] != before.iloc[0]["rejection_probability"]
