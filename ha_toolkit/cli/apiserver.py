@@ -37,16 +37,27 @@ def register(commands: Any) -> None:
 
     sh = commands.add_parser(
         "shuffle",
-        help="shuffle-sharding: chance that a light flow is squished by heavy ones",
+        help="shuffle-sharding: squish probability, or the hand the API server deals a flow",
         description=(
-            "Probability that every queue of a light flow's hand is also in the hand of one "
-            "of E heavy flows (elephants), for independent uniformly random hands of H out "
-            "of Q queues (API Priority and Fairness); exact."
+            "With --elephants: probability that every queue of a light flow's hand is also "
+            "in the hand of one of E heavy flows (elephants), for independent uniformly "
+            "random hands of H out of Q queues (API Priority and Fairness); exact. With "
+            "--hash-value V: the queues the API server's dealer deals from that 64-bit "
+            "hash. With --flow-schema NAME [--distinguisher D]: the same from the flow's "
+            "hash (SHA-256 of NAME, a zero byte and D, as the API server computes it)."
         ),
     )
     sh.add_argument("--queues", type=int, required=True, metavar="Q", help="queues of the level")
     sh.add_argument("--hand-size", type=int, required=True, metavar="H", help="queues per hand")
-    sh.add_argument("--elephants", type=int, required=True, metavar="E", help="heavy flows")
+    sh.add_argument("--elephants", type=int, metavar="E", help="heavy flows")
+    sh.add_argument("--hash-value", metavar="V", help="a flow's 64-bit hash (decimal or 0x..)")
+    sh.add_argument("--flow-schema", metavar="NAME", help="FlowSchema name of a flow")
+    sh.add_argument(
+        "--distinguisher",
+        default="",
+        metavar="D",
+        help="flow distinguisher: user or namespace ('' when the schema has none)",
+    )
     sh.add_argument("--json", action="store_true", help="print one JSON object")
 
     ap = commands.add_parser(
@@ -138,15 +149,22 @@ def _cmd_queue(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_shuffle(args: argparse.Namespace, out: TextIO) -> int:
     from ha_toolkit.apiserver.shuffle import overlap_probability, squish_probability
 
+    modes = [m for m, v in (("--elephants", args.elephants), ("--hash-value", args.hash_value),
+                            ("--flow-schema", args.flow_schema)) if v is not None]
+    if len(modes) != 1:
+        raise UsageError("exactly one of --elephants, --hash-value or --flow-schema is "
+                         f"required, got {len(modes)}")
     for flag, value, low in (
         ("--queues", args.queues, 1),
         ("--hand-size", args.hand_size, 1),
-        ("--elephants", args.elephants, 0),
+        ("--elephants", 0 if args.elephants is None else args.elephants, 0),
     ):
         if value < low:
             raise UsageError(f"{flag} must be >= {low}, got {value}")
     if args.hand_size > args.queues:
         raise UsageError(f"--hand-size must be <= --queues ({args.queues}), got {args.hand_size}")
+    if args.elephants is None:
+        return _shuffle_hand(args, out)
     p = squish_probability(args.queues, args.hand_size, args.elephants)
     if args.json:
         print(json.dumps({"probability": p}), file=out)
@@ -164,6 +182,36 @@ def _cmd_shuffle(args: argparse.Namespace, out: TextIO) -> int:
         ],
     ]
     print_table(["quantity", "probability"], rows, out, right=(1,))
+    return EXIT_OK
+
+
+def _shuffle_hand(args: argparse.Namespace, out: TextIO) -> int:
+    from ha_toolkit.apiserver.shuffle import Dealer, flow_hash
+
+    if args.flow_schema is not None:
+        hash_value = flow_hash(args.flow_schema, args.distinguisher)
+    else:
+        try:
+            hash_value = int(args.hash_value.strip(), 0)
+        except ValueError:
+            raise UsageError(
+                f"--hash-value must be a whole number (decimal or 0x...), got {args.hash_value!r}"
+            ) from None
+        if not 0 <= hash_value < 1 << 64:
+            raise UsageError(f"--hash-value must lie in [0, 2**64), got {args.hash_value}")
+    try:
+        hand = list(Dealer(args.queues, args.hand_size).deal(hash_value))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        print(json.dumps({"hand": hand, "hash_value": hash_value}), file=out)
+        return EXIT_OK
+    if args.flow_schema is not None:
+        print(f"flow: FlowSchema {args.flow_schema!r}, distinguisher {args.distinguisher!r}",
+              file=out)
+    print(f"hash value {hash_value}; {args.queues} queues, hands of {args.hand_size}", file=out)
+    print_table(["order", "queue"], [[str(i), str(q)] for i, q in enumerate(hand)], out,
+                right=(0, 1))
     return EXIT_OK
 
 

@@ -31,6 +31,11 @@ def register(commands: Any) -> None:
     au.add_argument("--leases", metavar="FILE", help="kubectl get leases -A -o json (or yaml)")
     au.add_argument("--manifests", metavar="DIR", help="static pod manifests directory")
     au.add_argument("--metrics", metavar="FILE", help="kubectl get --raw /metrics")
+    au.add_argument(
+        "--apf-config",
+        metavar="FILE",
+        help="kubectl get flowschemas,prioritylevelconfigurations -o yaml",
+    )
     au.add_argument("--window", metavar="D", help="time the metrics' counters cover (uptime)")
     au.add_argument(
         "--candidates",
@@ -48,8 +53,9 @@ def register(commands: Any) -> None:
 def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
     from ha_toolkit.audit import audit
 
-    if args.leases is None and args.manifests is None and args.metrics is None:
-        raise UsageError("give at least one of --leases, --manifests, --metrics")
+    if (args.leases is None and args.manifests is None and args.metrics is None
+            and args.apf_config is None):
+        raise UsageError("give at least one of --leases, --manifests, --metrics, --apf-config")
     if args.candidates < 2:
         raise UsageError(f"--candidates must be >= 2, got {args.candidates}")
     targets = _targets(args)
@@ -67,6 +73,7 @@ def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
         window=window,
         targets=targets,
         candidates=args.candidates,
+        apf_config=args.apf_config,
     )
     if args.json:
         print(json.dumps(report.to_dict()), file=out)
@@ -144,6 +151,8 @@ def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
             file=out,
         )
     _print_probes(report, out)
+    if report.apf is not None:
+        _print_apf(report.apf, out, num)
     if report.notes:
         print("notes:", file=out)
         for note in report.notes:
@@ -170,3 +179,36 @@ def _print_probes(report: Any, out: TextIO) -> None:
     for r in frame.to_dict("records"):
         for warning in filter(None, r["warnings"].split("; ")):
             print(f"  {r['component']}: {warning}", file=out)
+def _print_apf(apf: Any, out: TextIO, num: Any) -> None:
+    """The cluster's own APF configuration against what its server reports."""
+    print(file=out)
+    print(f"priority and fairness configuration (limits at ServerCL {apf.server_cl})", file=out)
+    rows = []
+    for r in apf.levels.to_dict("records"):
+        queues = (f"{num(r['queues'], 'g')}/{num(r['hand_size'], 'g')}/"
+                  f"{num(r['queue_length_limit'], 'g')}" if r["queues"] == r["queues"]
+                  and r["queues"] else "-")
+        rows.append([
+            r["priority_level"],
+            r["type"] or "-",
+            f"{num(r['nominal_cl'], 'g')}/{num(r['min_cl'], 'g')}/{num(r['max_cl'], 'g')}",
+            f"{num(r['nominal_limit_seats'], 'g')}/{num(r['lower_limit_seats'], 'g')}/"
+            f"{num(r['upper_limit_seats'], 'g')}",
+            f"{num(r['executing_seats'], 'g')}/{num(r['current_limit_seats'], 'g')}",
+            num(r["inqueue_requests"], "g"),
+            queues,
+            r["rejected_reasons"] or "-",
+            r["status"] or "-",
+        ])
+    print_table(["level", "type", "config nom/min/max", "server nom/min/max", "in use",
+                 "queued", "queues/hand/len", "429s", "status"], rows, out,
+                right=(2, 3, 4, 5, 6))
+    if len(apf.sharing):
+        print("flows sharing queues (hands dealt as the server deals them)", file=out)
+        rows = [[r["priority_level"], f"{r['flow_schema']}/{r['distinguisher']}", r["hand"],
+                 r["shares_with"].replace(";", ", ") or "-"]
+                for r in apf.sharing.to_dict("records")]
+        print_table(["level", "flow", "hand", "shares a queue with"], rows, out)
+    for note in apf.notes:
+        if "shares queues" not in note:
+            print(f"  {note}", file=out)
