@@ -72,7 +72,7 @@ def test_tune_text_table(capsys):
     code, out, _ = run(capsys, "tune", "--max-p99-failover", "10", "--top", "3")
     assert code == 0
     assert out.startswith("targets: p99 crash failover <= 10 s")
-    assert "Pareto-optimal" in out and "best first (3 of" in out
+    assert "Pareto-optimal" in out and "sorted by score: balanced" in out and "(3 of" in out
     assert "lease (s)" in out
 
 
