@@ -76,6 +76,7 @@ def test_json_with_instant_repair(capsys):
         "nines": None,
         "downtime_per_year": 0.0,
         "downtime_per_month": 0.0,
+        "replica_availability": 1.0,
     }
 
 
