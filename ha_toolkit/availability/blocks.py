@@ -58,7 +58,6 @@ SECONDS_PER_MONTH = 30 * 86400.0
 """Seconds in the 30-day month used for downtime per month."""
 
 
-
 def parse_long_duration(value: DurationLike, name: str = "duration") -> float:
     """Seconds from a duration, days and weeks included (``"30d"``, ``"2w"``, ``"1d12h"``).
 

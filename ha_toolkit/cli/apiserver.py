@@ -151,8 +151,8 @@ def _queue_pool(args: argparse.Namespace) -> tuple[int, str, str]:
         note = (
             f"APF on: the server's limit is --max-requests-inflight "
             f"{args.max_requests_inflight} + --max-mutating-requests-inflight "
-            f"{args.max_mutating_requests_inflight} = {servers} seats, shared by the priority "
-            "levels (see ha-toolkit apf); modelled as one pool, a request of one seat each"
+            f"{args.max_mutating_requests_inflight} = {servers} seats,\n  shared by the "
+            "priority levels (see ha-toolkit apf); modelled as one pool of one-seat requests"
         )
         return servers, "apf", note
     if args.mutating:
@@ -163,9 +163,10 @@ def _queue_pool(args: argparse.Namespace) -> tuple[int, str, str]:
         servers = args.max_requests_inflight
         flag = "--max-requests-inflight"
         pool = "readonly"
+    other = "mutating" if pool == "readonly" else "read-only"
     note = (
-        f"APF off (legacy max-in-flight filter): the {pool} pool of {flag} {servers}; "
-        "the other kind of request has its own pool"
+        f"APF off (legacy max-in-flight filter): {flag} {servers}; {other} requests have "
+        "their own pool"
     )
     return servers, pool, note
 

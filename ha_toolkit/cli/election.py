@@ -260,6 +260,9 @@ def _build_config(args: argparse.Namespace) -> Any:
         overrides["jitter_factor"] = args.jitter_factor
     if getattr(args, "client", None) is not None:
         overrides["client"] = args.client
+        if args.client == "python":
+            # the Python client has no ReleaseOnCancel, whatever the preset's component does
+            overrides["release_on_cancel"] = False
     if args.preset is not None:
         return ElectionConfig.preset(args.preset, **overrides)
     missing = [
@@ -546,10 +549,10 @@ def _cmd_tune(args: argparse.Namespace, out: TextIO) -> int:
         ]
         obj["binding"] = list(found.binding)
         obj["explanation"] = found.explain()
-        obj["binding_text"] = found.binding_text()
+        obj["binding_text"] = found.binding_text(args.sort)
         obj["targets"] = [
             {key: json_number(value) for key, value in row.items()}
-            for row in found.target_slack().to_dict("records")
+            for row in found.target_slack(args.sort).to_dict("records")
         ]
         obj["diagnostics"] = [
             {key: json_number(value) for key, value in row.items()}
@@ -585,7 +588,7 @@ def _cmd_tune(args: argparse.Namespace, out: TextIO) -> int:
         header = ["target", "limit", "passing", "passing others", "closest", "binding"]
         print_table(header, rows, out, right=(1, 2, 3, 4))
         return EXIT_FAILURE
-    print(found.binding_text(), file=out)
+    print(found.binding_text(args.sort), file=out)
     rows = [
         [
             seconds(row["lease_duration"]),

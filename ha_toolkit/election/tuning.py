@@ -1023,8 +1023,13 @@ class Recommendation:
             list(columns), ascending=list(ascending), kind="mergesort"
         ).reset_index(drop=True)
 
-    def target_slack(self) -> pd.DataFrame:
+    def target_slack(self, by: str = "score") -> pd.DataFrame:
         """Per target in force: does it bind, and how close the best row is to it.
+
+        Parameters
+        ----------
+        by : str, default "score"
+            The order (see :meth:`sorted`) whose first row is the best row.
 
         Returns
         -------
@@ -1036,7 +1041,8 @@ class Recommendation:
             admits more configurations; a target that binds nothing can be loosened without
             any change to the answer).
         """
-        best = self.best or {}
+        ordered = self.sorted(by)
+        best = {} if ordered.empty else ordered.iloc[0].to_dict()
         rows = []
         for row in self.diagnostics.to_dict("records"):
             name = row["target"]
@@ -1055,9 +1061,10 @@ class Recommendation:
             )
         return pd.DataFrame(rows, columns=["target", "limit", "best", "slack", "excluded", "binds"])
 
-    def binding_text(self) -> str:
-        """One line: which targets bind the search and which could be loosened freely."""
-        frame = self.target_slack()
+    def binding_text(self, by: str = "score") -> str:
+        """One line: which targets bind the search and which could be loosened freely; the
+        slack is that of the first row in the order ``by``."""
+        frame = self.target_slack(by)
         binds = frame[frame["binds"]]
         free = frame[~frame["binds"]]
         parts = []
