@@ -63,28 +63,12 @@ def number(value: Any, digits: int = 4) -> str:
 
     Positional notation from 1e-4 up to 1e6 without trailing zeros (``0.75``, ``16.57``,
     ``400``), scientific beyond with a short exponent (``5.672e-9``); ``-`` for None or
-    NaN, ``inf`` for infinity.
+    NaN, ``inf`` for infinity. The notebooks' tables use the same format
+    (:func:`ha_toolkit.tables.significant`).
     """
-    if value is None or isinstance(value, str):
-        return "-" if value is None else value
-    x = float(value)
-    if math.isnan(x):
-        return "-"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    if x == 0:
-        return "0"
-    magnitude = math.floor(math.log10(abs(x)))
-    if -4 <= magnitude < 6:
-        decimals = max(digits - 1 - magnitude, 0)
-        text = f"{x:.{decimals}f}"
-        if "." in text:
-            text = text.rstrip("0").rstrip(".")
-        return "0" if text in ("-0", "") else text
-    mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
-    if "." in mantissa:
-        mantissa = mantissa.rstrip("0").rstrip(".")
-    return f"{mantissa}e{int(exponent)}"
+    from ha_toolkit.tables import significant
+
+    return significant(value, digits)
 
 
 def json_number(value: Any) -> Any:
