@@ -127,7 +127,8 @@ def styled_table(
     frame : pandas.DataFrame
         The table; its values are not changed.
     units : mapping of column to str, optional
-        Units shown in the headers, e.g. ``{"p99": "s", "mean_wait": "ms"}``.
+        Units shown in the headers, e.g. ``{"p99": "s", "mean_wait": "ms"}``. Columns the
+        frame does not have are ignored, so that one mapping serves several tables.
     labels : mapping of column to str, optional
         Headers to use instead of :func:`readable` of the column name (the unit is still
         appended).
@@ -143,19 +144,21 @@ def styled_table(
     -------
     pandas.io.formats.style.Styler
         Displayed as HTML by Jupyter; ``.to_html()`` gives the markup. The HTML ids are a
-        hash of the content, the same on every run.
+        hash of the content, the same on every run; ``repr()`` is the formatted table as
+        plain text (what a terminal or a text-only output shows).
 
     Raises
     ------
     ValueError
-        When ``units``, ``labels`` or ``digits`` name a column the frame does not have, or
-        ``frame`` is not a DataFrame.
+        When ``labels`` or ``digits`` name a column the frame does not have, two headers
+        coincide, or ``frame`` is not a DataFrame.
     """
     import pandas as pd
 
     if not isinstance(frame, pd.DataFrame):
         raise ValueError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
-    _check_columns(frame, units, "units")
+    if units is not None and not isinstance(units, Mapping):
+        raise ValueError(f"units must be a mapping of column to unit, got {units!r}")
     _check_columns(frame, labels, "labels")
     per_column = digits if isinstance(digits, Mapping) else {}
     _check_columns(frame, per_column or None, "digits")
@@ -179,7 +182,12 @@ def styled_table(
         n = int(per_column.get(column, default_digits))
         return lambda value: significant(value, n)
 
-    styler = shown.style.format({headers[c]: formatter(c) for c in frame.columns})
+    styler = _styled_table_class()(shown)
+    styler = styler.format({headers[c]: formatter(c) for c in frame.columns})
+    text = shown.copy()
+    for column in frame.columns:
+        text[headers[column]] = [formatter(column)(v) for v in shown[headers[column]]]
+    styler.text = text.to_string(index=index)
     if index:
         styler = styler.format_index(lambda v: significant(v) if _is_number(v) else str(v))
     else:
@@ -192,6 +200,20 @@ def styled_table(
         [{"selector": "th", "props": [("text-align", "right")]}], overwrite=False
     )
     return styler.set_uuid(_content_id(frame, caption))
+
+
+def _styled_table_class() -> type:
+    """A Styler whose plain-text form is the formatted table, not ``<Styler at 0x...>``:
+    stored notebook outputs then stay the same from run to run."""
+    from pandas.io.formats.style import Styler
+
+    class StyledTable(Styler):
+        text = ""
+
+        def __repr__(self) -> str:
+            return self.text
+
+    return StyledTable
 
 
 def _is_number(value: Any) -> bool:

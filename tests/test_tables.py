@@ -40,6 +40,11 @@ def test_headers_are_readable_with_units(frame):
     assert headers(html) == ["lease duration (s)", "p99 (s)", "nominal CL", "probability", "preset"]
 
 
+def test_units_of_other_tables_are_ignored(frame):
+    html = styled_table(frame[["p99"]], units={"p99": "s", "mean": "s"}).to_html()
+    assert headers(html) == ["p99 (s)"]
+
+
 def test_labels_replace_the_name_and_keep_the_unit(frame):
     html = styled_table(frame, labels={"p99": "p99 crash failover"}, units={"p99": "s"}).to_html()
     assert "p99 crash failover (s)" in headers(html)
@@ -84,7 +89,7 @@ def test_values_are_not_changed(frame):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"units": {"nope": "s"}}, "units: no column 'nope'"),
+        ({"units": ["s"]}, "units must be a mapping"),
         ({"labels": {"nope": "x"}}, "labels: no column 'nope'"),
         ({"digits": 0}, "digits must be an integer >= 1"),
         ({"labels": {"p99": "preset"}}, "same header"),
@@ -136,3 +141,10 @@ def test_significant_is_within_half_a_unit_of_the_fourth_digit(x):
     # independent check: the relative rounding error of 4 significant digits is at most
     # 5e-4, plus the few extra digits positional notation keeps for large integers
     assert abs(shown - Decimal(x)) <= Decimal(5e-4) * abs(Decimal(x))
+
+
+def test_plain_text_form_is_the_formatted_table(frame):
+    text = repr(styled_table(frame[["lease_duration", "p99"]], units={"p99": "s"}))
+    assert "0x" not in text  # no memory address: stored notebook outputs stay the same
+    assert text.splitlines()[0].split() == ["lease", "duration", "p99", "(s)"]
+    assert text.splitlines()[1].split() == ["15", "19.62"]
