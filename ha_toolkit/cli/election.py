@@ -63,7 +63,7 @@ def register(commands: Any) -> None:
             "accept 15s, 1m30s, 500ms, 2h, 1d or plain seconds."
         ),
     )
-    model = _add_config_arguments(ou, client=True)
+    model = _add_config_arguments(ou)
     model.add_argument("--outage", metavar="D", required=True, help="length of the API outage")
     model.add_argument(
         "--mode", choices=("refuse", "blackhole"), default="refuse", help="how calls fail"
@@ -79,7 +79,7 @@ def register(commands: Any) -> None:
             "gap) and the largest clock-rate ratio at which no overlap is possible."
         ),
     )
-    model = _add_config_arguments(ov, client=True)
+    model = _add_config_arguments(ov)
     model.add_argument(
         "--clock-rate-ratio",
         type=float,
