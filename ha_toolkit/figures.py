@@ -283,7 +283,7 @@ def run_figures(
     figures = Path(figures_dir).resolve()
     env = {**os.environ, "MPLBACKEND": "Agg", FIGURES_ENV: str(figures)}
     env.setdefault("PYTHONHASHSEED", "0")
-    from ha_toolkit.sweep import progress_bar
+    from ha_toolkit.progress import progress_bar
 
     runs = []
     with progress_bar(len(paths), progress, desc="notebooks") as bar:
