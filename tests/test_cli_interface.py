@@ -349,3 +349,15 @@ def test_figures_summary_says_unchanged_rather_than_zero_written(tmp_path):
     runs.append(NotebookRun(tmp_path / "02_b.ipynb", 3.0, ("b.png", "b.svg"), True))
     text = _summary(runs, in_place=True)
     assert text == "done: 2 notebooks in 5 s; 2 figure files written; outputs stored in 1"
+
+
+# ------------------------------------------------------------------------- 9. quick loop
+def test_make_test_fast_runs_unit_tests_without_notebooks_browser_or_slow_tests():
+    from pathlib import Path
+
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    recipe = makefile.split("\ntest-fast:", 1)[1].split("\n\n", 1)[0]
+    assert "pytest tests" in recipe
+    assert '-m "not slow and not browser"' in recipe
+    assert "nbval" not in recipe.lower() and "notebooks/" not in recipe
+    assert "test-fast" in makefile.split(".PHONY:", 1)[1].splitlines()[0]
