@@ -261,9 +261,9 @@ def test_tune_says_its_order_and_which_target_binds(capsys):
     assert code == 0
     assert "sorted by p99: lowest p99 crash failover first" in out
     binding = next(line for line in out.splitlines() if line.startswith("binding:"))
-    assert "max_p99_failover" in binding
+    assert "--max-p99-failover" in binding  # the flag, as the user typed it
     # 100 requests per second is far above any setting's cost: loosening it changes nothing
-    assert "not binding (loosening it changes nothing): max_requests_per_second" in binding
+    assert "not binding (loosening it changes nothing): --max-requests-per-second" in binding
 
 
 def test_check_without_margin_fails_the_overlap_target(capsys):

@@ -501,6 +501,13 @@ def _targets_line(targets: Any) -> str:
     return "targets: " + "; ".join(parts)
 
 
+def _flagged(text: str) -> str:
+    """Target names as the flags that set them, for the text output (JSON keeps names)."""
+    for field, flag in _TARGET_FLAGS.items():
+        text = text.replace(field, flag)
+    return text
+
+
 def _targets_inputs(targets: Any) -> dict[str, Any]:
     return {key: json_number(value) for key, value in targets.to_dict().items()}
 
@@ -572,11 +579,11 @@ def _cmd_tune(args: argparse.Namespace, out: TextIO) -> int:
         f" s, jitter {found.settings['jitter_factor']:g}",
         file=out,
     )
-    print(found.explain(), file=out)
+    print(_flagged(found.explain()), file=out)
     if not found.feasible:
         rows = [
             [
-                str(row["target"]),
+                _flagged(str(row["target"])),
                 number(row["limit"]),
                 str(row["passing"]),
                 str(row["passing_others"]),
@@ -588,7 +595,7 @@ def _cmd_tune(args: argparse.Namespace, out: TextIO) -> int:
         header = ["target", "limit", "passing", "passing others", "closest", "binding"]
         print_table(header, rows, out, right=(1, 2, 3, 4))
         return EXIT_FAILURE
-    print(found.binding_text(args.sort), file=out)
+    print(_flagged(found.binding_text(args.sort)), file=out)
     rows = [
         [
             seconds(row["lease_duration"]),
@@ -654,7 +661,7 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     print(_settings_line(cfg), file=out)
     rows = [
         [
-            check.target,
+            _flagged(check.target),
             check.metric,
             number(check.value),
             number(check.limit),
@@ -667,5 +674,5 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
                  right=(2, 3, 4))  # fmt: skip
     for check in result.checks:
         if check.note:
-            print(f"  {check.target}: {check.note}", file=out)
+            print(f"  {_flagged(check.target)}: {check.note}", file=out)
     return EXIT_OK if result.passed else EXIT_FAILURE
