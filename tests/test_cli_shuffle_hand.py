@@ -37,7 +37,9 @@ def test_flow_schema_hashes_name_and_distinguisher(capsys):
     obj = run_json(capsys, "shuffle", "--queues", "16", "--hand-size", "4",
                    "--flow-schema", "system-leader-election",
                    "--distinguisher", "system:kube-scheduler")
-    assert obj == {"hand": reference_deal(16, 4, value), "hash_value": value}
+    assert obj["hand"] == reference_deal(16, 4, value)
+    assert obj["hash_value"] == value
+    assert obj["inputs"]["flow_schema"] == "system-leader-election"
     code, out, _ = run(capsys, "shuffle", "--queues", "16", "--hand-size", "4",
                        "--flow-schema", "system-leader-election",
                        "--distinguisher", "system:kube-scheduler")

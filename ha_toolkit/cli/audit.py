@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any, TextIO
 
 from ha_toolkit.cli._common import (
     EXIT_OK,
     UsageError,
+    add_json_flag,
+    json_number,
+    print_json,
     print_table,
 )
 from ha_toolkit.cli.election import _add_target_arguments, _targets, _targets_line
@@ -45,7 +47,7 @@ def register(commands: Any) -> None:
         help="control-plane replicas per lease (3)",
     )
     _add_target_arguments(au, failover_required=False)
-    au.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_flag(au)
     au.set_defaults(func=_cmd_audit)
 
 
@@ -76,7 +78,15 @@ def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
         apf_config=args.apf_config,
     )
     if args.json:
-        print(json.dumps(report.to_dict()), file=out)
+        inputs = {
+            "leases": args.leases,
+            "manifests": args.manifests,
+            "metrics": args.metrics,
+            "window": window,
+            "candidates": args.candidates,
+            "targets": {k: json_number(v) for k, v in targets.to_dict().items()},
+        }
+        print_json(report.to_dict(), inputs, out)
         return EXIT_OK
 
     def num(value: Any, fmt: str = ".3g") -> str:
