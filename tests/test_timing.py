@@ -73,12 +73,13 @@ def test_release_min_of_followers_without_jitter():
     assert d.mean() == pytest.approx(2 / 4, rel=1e-4)
 
 
-def test_release_adds_the_get_and_the_update_latency():
+def test_release_adds_the_releases_get_and_update_and_the_followers_calls():
     cfg = ElectionConfig(15, 10, 2, jitter_factor=0, candidates=2, api_latency=0.1)
     d = failover(cfg, "release")
-    # next attempt: uniform over the follower's period RP + l; then GET + Update = 2 l
-    x = np.linspace(0.2, 2.3, 22)
-    np.testing.assert_allclose(d.cdf(x), np.clip((x - 0.2) / 2.1, 0, 1), atol=1e-9)
+    # the release's GET + Update commit at 1.5 l, read by attempts from l on; next attempt:
+    # uniform over the follower's period RP + l; then its GET + Update = 2 l: 3 l in all
+    x = np.linspace(0.3, 2.4, 22)
+    np.testing.assert_allclose(d.cdf(x), np.clip((x - 0.3) / 2.1, 0, 1), atol=1e-9)
 
 
 def test_crash_one_follower_without_jitter_when_lease_is_whole_periods():

@@ -44,8 +44,9 @@ def register(commands: Any) -> None:
         description=(
             "Probability that the leader renews its lease through an API outage of the given "
             "length, and the lengths always and never survived. --mode refuse: calls fail at "
-            "once; blackhole: calls hang until the HTTP timeout max(1s, RD/2). Durations "
-            "accept 15s, 1m30s, 500ms or plain seconds."
+            "once; blackhole: calls hang until the lock client's per-call timeout "
+            "(--call-timeout; the preset's, or max(1s, RD/2)) or the renew deadline. "
+            "Durations accept 15s, 1m30s, 500ms or plain seconds."
         ),
     )
     _add_config_arguments(ou)
@@ -87,6 +88,12 @@ def register(commands: Any) -> None:
     tu.add_argument("--candidates", type=int, default=3, metavar="N", help="processes (3)")
     tu.add_argument("--api-latency", default="0", metavar="D", help="round trip of one API call")
     tu.add_argument("--jitter-factor", type=float, default=1.2, metavar="F", help="(1.2)")
+    tu.add_argument(
+        "--call-timeout",
+        default="half-renew-deadline",
+        metavar="T",
+        help=_CALL_TIMEOUT_HELP + " (half-renew-deadline)",
+    )
     tu.add_argument("--top", type=int, default=5, metavar="N", help="Pareto rows shown (5)")
     tu.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -111,9 +118,14 @@ def register(commands: Any) -> None:
 
 # ----------------------------------------------------------------------------- presets
 def _cmd_presets(args: argparse.Namespace, out: TextIO) -> int:
-    from ha_toolkit.election.config import presets_frame
+    from ha_toolkit.election.config import ElectionConfig, presets_frame
 
     frame = presets_frame()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # listing, not modelling: no margin warnings here
+        timeouts = {
+            name: ElectionConfig.preset(name).effective_call_timeout for name in frame["name"]
+        }
     if args.json:
         obj = {
             str(row["name"]): {
@@ -121,6 +133,10 @@ def _cmd_presets(args: argparse.Namespace, out: TextIO) -> int:
                 "renew_deadline": float(row["renew_deadline"]),
                 "retry_period": float(row["retry_period"]),
                 "release_on_cancel": bool(row["release_on_cancel"]),
+                "release_on_cancel_source": str(row["release_on_cancel_source"]),
+                "call_timeout": float(timeouts[row["name"]]),
+                "call_timeout_rule": _rule_name(row["call_timeout"]),
+                "call_timeout_source": str(row["call_timeout_source"]),
                 "source": str(row["source"]),
                 "notes": str(row["notes"]),
             }
@@ -134,13 +150,28 @@ def _cmd_presets(args: argparse.Namespace, out: TextIO) -> int:
             seconds(row["lease_duration"]),
             seconds(row["renew_deadline"]),
             seconds(row["retry_period"]),
+            seconds(timeouts[row["name"]]),
+            _rule_name(row["call_timeout"]),
             "yes" if row["release_on_cancel"] else "no",
         ]
         for row in frame.to_dict("records")
     ]
-    header = ["preset", "lease (s)", "renew (s)", "retry (s)", "release on cancel"]
-    print_table(header, rows, out, right=(1, 2, 3))
+    header = [
+        "preset",
+        "lease (s)",
+        "renew (s)",
+        "retry (s)",
+        "call timeout (s)",
+        "timeout rule",
+        "release on cancel",
+    ]
+    print_table(header, rows, out, right=(1, 2, 3, 4))
     return EXIT_OK
+
+
+def _rule_name(call_timeout: Any) -> str:
+    """The preset's timeout rule, or "fixed" for a duration."""
+    return call_timeout if isinstance(call_timeout, str) else "fixed"
 
 
 # ------------------------------------------------------------------- election settings
@@ -153,16 +184,43 @@ def _add_config_arguments(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--candidates", type=int, metavar="N", help="contending processes")
     sub.add_argument("--jitter-factor", type=float, metavar="F", help="follower jitter (1.2)")
     sub.add_argument("--api-latency", metavar="D", help="round trip of one API call")
+    sub.add_argument("--call-timeout", metavar="T", help=_CALL_TIMEOUT_HELP)
+
+
+_CALL_TIMEOUT_HELP = (
+    "per-call timeout of the lock client: a duration, half-renew-deadline (client-go, "
+    "max(1s, RD/2)) or renew-deadline (OpenShift)"
+)
+
+
+def _call_timeout(raw: str) -> Any:
+    """--call-timeout: a rule name as is, else a duration > 0."""
+    from ha_toolkit.durations import parse_duration
+    from ha_toolkit.election.config import CALL_TIMEOUT_RULES
+
+    if raw.strip().lower() in CALL_TIMEOUT_RULES:
+        return raw.strip().lower()
+    try:
+        value = parse_duration(raw, name="--call-timeout")
+    except ValueError:
+        raise UsageError(
+            f"invalid --call-timeout {raw!r}: expected a duration > 0, "
+            f"{' or '.join(CALL_TIMEOUT_RULES)}"
+        ) from None
+    if not value > 0:
+        raise UsageError(f"invalid --call-timeout {raw!r}: must be > 0")
+    return value
 
 
 def _config(args: argparse.Namespace) -> Any:
-    from ha_toolkit.election.config import LeaseOverlapWarning
+    from ha_toolkit.election.config import LeaseOverlapWarning, LeaseTruncationWarning
 
+    ours = (LeaseOverlapWarning, LeaseTruncationWarning)
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", LeaseOverlapWarning)
+        warnings.simplefilter("always")
         cfg = _build_config(args)
     for warning in caught:
-        if issubclass(warning.category, LeaseOverlapWarning):
+        if issubclass(warning.category, ours):
             # one readable line on stderr, without the source path Python would print
             print(f"{PROG}: warning: {one_line(str(warning.message))}", file=sys.stderr)
         else:
@@ -190,6 +248,8 @@ def _build_config(args: argparse.Namespace) -> Any:
         overrides["candidates"] = args.candidates
     if args.jitter_factor is not None:
         overrides["jitter_factor"] = args.jitter_factor
+    if args.call_timeout is not None:
+        overrides["call_timeout"] = _call_timeout(args.call_timeout)
     if args.preset is not None:
         return ElectionConfig.preset(args.preset, **overrides)
     missing = [
@@ -235,7 +295,8 @@ def _settings_line(cfg: Any) -> str:
         f"  lease {seconds(cfg.lease_duration)} s, renew deadline "
         f"{seconds(cfg.renew_deadline)} s, retry {seconds(cfg.retry_period)} s, "
         f"jitter {cfg.jitter_factor:g}, {cfg.candidates} candidates, "
-        f"API latency {seconds(cfg.api_latency)} s"
+        f"API latency {seconds(cfg.api_latency)} s, "
+        f"call timeout {seconds(cfg.effective_call_timeout)} s"
     )
 
 
@@ -404,6 +465,7 @@ def _cmd_tune(args: argparse.Namespace, out: TextIO) -> int:
         candidates=args.candidates,
         api_latency=parse_duration(args.api_latency, name="--api-latency"),
         jitter_factor=args.jitter_factor,
+        call_timeout=_call_timeout(args.call_timeout),
     )
     keys = (
         "lease_duration",

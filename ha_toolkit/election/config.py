@@ -30,9 +30,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "CALL_TIMEOUT_RULES",
     "CLIENT_GO_JITTER_FACTOR",
     "ElectionConfig",
     "LeaseOverlapWarning",
+    "LeaseTruncationWarning",
     "preset_names",
     "presets_frame",
     "require_client_go",
@@ -48,6 +50,27 @@ class LeaseOverlapWarning(UserWarning):
     """
 
 
+class LeaseTruncationWarning(UserWarning):
+    """The lease duration is not a whole number of seconds.
+
+    client-go writes ``LeaseDurationSeconds = int(LeaseDuration / time.Second)`` into the
+    Lease (``tryAcquireOrRenew``, ``tools/leaderelection/leaderelection.go``) and followers
+    judge expiry by that value (since Kubernetes 1.27), so ``15.5s`` acts as 15 s.
+    """
+
+
+CALL_TIMEOUT_RULES = ("half-renew-deadline", "renew-deadline")
+"""Per-call timeouts that follow the renew deadline.
+
+``"half-renew-deadline"``: ``max(1 s, RenewDeadline / 2)``, set by client-go's
+``resourcelock.NewFromKubeconfig`` (``tools/leaderelection/resourcelock/interface.go``) on the
+lock client of kube-scheduler, kube-controller-manager, cloud-controller-manager and
+controller-runtime managers. ``"renew-deadline"``: ``RenewDeadline``, set by
+openshift/library-go ``pkg/controller/controllercmd/builder.go``
+(``leaderConfig.Timeout = RenewDeadline``); it also describes a lock client with no timeout
+at all, whose leader's calls are bounded only by the renew cycle's deadline context.
+"""
+
 CLIENT_GO_JITTER_FACTOR = 1.2
 """client-go's package constant ``JitterFactor``, used by ``NewLeaderElector``'s validation."""
 
@@ -58,6 +81,9 @@ _PRESET_COLUMNS = (
     "renew_deadline",
     "retry_period",
     "release_on_cancel",
+    "release_on_cancel_source",
+    "call_timeout",
+    "call_timeout_source",
     "source",
     "notes",
 )
@@ -106,6 +132,21 @@ class ElectionConfig:
         leader renews with a GET and an Update (no fast path); it never releases. Its
         validation has its own messages, e.g. ``lease_duration must be greater than
         renew_deadline``.
+    call_timeout : float or str or timedelta, default "half-renew-deadline"
+        The lock client's per-call HTTP timeout (``rest.Config.Timeout``, also sent as the
+        ``?timeout=`` query parameter): a duration, or a rule of :data:`CALL_TIMEOUT_RULES`,
+        ``"half-renew-deadline"`` (``max(1 s, RD / 2)``, client-go's
+        ``resourcelock.NewFromKubeconfig``) or ``"renew-deadline"`` (``RD``, openshift/library-go
+        ``controllercmd``). A call to a blackholed API hangs this long (or until the renew
+        cycle's deadline); see :attr:`effective_call_timeout`.
+
+    Warns
+    -----
+    LeaseTruncationWarning
+        For client-go, when ``lease_duration`` is not a whole number of seconds: the Lease
+        stores it truncated and the followers wait the truncated value.
+    LeaseOverlapWarning
+        When the followers' wait leaves no margin over ``renew_deadline + retry_period``.
 
     Raises
     ------
@@ -118,7 +159,8 @@ class ElectionConfig:
         ``leaseDuration must be greater than zero``, ``renewDeadline must be greater than
         zero``, ``retryPeriod must be greater than zero``; then a negative or non-finite
         ``jitter_factor``, ``candidates`` that is not an integer >= 1, a negative
-        ``api_latency``, a non-bool ``release_on_cancel`` or a non-string ``name``.
+        ``api_latency``, a non-bool ``release_on_cancel``, a non-string ``name`` or a
+        ``call_timeout`` that is neither a rule nor a duration > 0.
 
     Notes
     -----
@@ -144,6 +186,7 @@ class ElectionConfig:
     release_on_cancel: bool = False
     name: str | None = None
     client: str = "client-go"
+    call_timeout: float | str = "half-renew-deadline"
 
     def __post_init__(self) -> None:
         for field_name in ("lease_duration", "renew_deadline", "retry_period", "api_latency"):
@@ -186,6 +229,17 @@ class ElectionConfig:
 
         if self.name is not None and not isinstance(self.name, str):
             raise ValueError(f"invalid name {self.name!r}: expected a string or None")
+
+        object.__setattr__(self, "call_timeout", _parse_call_timeout(self.call_timeout))
+
+        if self.client == "client-go" and self.record_lease_duration != self.lease_duration:
+            warnings.warn(
+                f"leaseDuration {self.lease_duration:g}s is not a whole number of seconds: the "
+                f"Lease stores LeaseDurationSeconds = {self.record_lease_duration:g} "
+                "(int(LeaseDuration / time.Second)) and the followers wait that long",
+                LeaseTruncationWarning,
+                stacklevel=3,
+            )
 
         followers_wait = self.record_lease_duration + 2 * self.api_latency
         if followers_wait <= self.renew_deadline + self.retry_period:
@@ -263,6 +317,21 @@ class ElectionConfig:
         return float(_nanoseconds(self.lease_duration) // _NS_PER_S)
 
     @property
+    def effective_call_timeout(self) -> float:
+        """The lock client's per-call timeout in seconds, with the rule applied.
+
+        ``max(1 s, RD / 2)`` for ``"half-renew-deadline"`` (client-go
+        ``resourcelock.NewFromKubeconfig``: ``renewDeadline / 2``, raised to one second),
+        ``RD`` for ``"renew-deadline"``, else the duration given.
+        """
+        rule = self.call_timeout
+        if rule == "half-renew-deadline":
+            return max(1.0, self.renew_deadline / 2.0)
+        if rule == "renew-deadline":
+            return self.renew_deadline
+        return float(rule)
+
+    @property
     def renew_period(self) -> float:
         """Time between the starts of two successful renewals.
 
@@ -304,6 +373,7 @@ class ElectionConfig:
             "renew_deadline": row["renew_deadline"],
             "retry_period": row["retry_period"],
             "release_on_cancel": row["release_on_cancel"],
+            "call_timeout": row["call_timeout"],
             "name": row["name"],
         }
         unknown = set(overrides) - {f.name for f in fields(cls)}
@@ -316,6 +386,22 @@ class ElectionConfig:
     def presets(cls) -> pd.DataFrame:
         """The preset table as a DataFrame, see :func:`presets_frame`."""
         return presets_frame()
+
+
+def _parse_call_timeout(value: Any) -> float | str:
+    """A rule name of :data:`CALL_TIMEOUT_RULES` as is, else a duration > 0 in seconds."""
+    if isinstance(value, str) and value.strip().lower() in CALL_TIMEOUT_RULES:
+        return value.strip().lower()
+    rules = " or ".join(repr(rule) for rule in CALL_TIMEOUT_RULES)
+    try:
+        seconds = parse_duration(value, name="call_timeout")
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"invalid call_timeout {value!r}: expected a duration > 0 or {rules}"
+        ) from None
+    if not seconds > 0:
+        raise ValueError(f"invalid call_timeout {value!r}: must be > 0 (or {rules})")
+    return seconds
 
 
 def require_client_go(cfg: ElectionConfig, what: str) -> None:
@@ -350,6 +436,9 @@ def _preset_rows() -> dict[str, dict[str, Any]]:
                 "renew_deadline": parse_duration(raw["renew_deadline"], "renew_deadline"),
                 "retry_period": parse_duration(raw["retry_period"], "retry_period"),
                 "release_on_cancel": flag == "true",
+                "release_on_cancel_source": raw["release_on_cancel_source"].strip(),
+                "call_timeout": _parse_call_timeout(raw["call_timeout"]),
+                "call_timeout_source": raw["call_timeout_source"].strip(),
                 "source": raw["source"].strip(),
                 "notes": raw["notes"].strip(),
             }
@@ -369,8 +458,10 @@ def presets_frame() -> pd.DataFrame:
     -------
     pandas.DataFrame
         One row per preset with columns ``name``, ``lease_duration``, ``renew_deadline``,
-        ``retry_period`` (float seconds), ``release_on_cancel`` (bool), ``source`` and
-        ``notes``.
+        ``retry_period`` (float seconds), ``release_on_cancel`` (bool, what a SIGTERM
+        actually does), ``release_on_cancel_source``, ``call_timeout`` (a rule of
+        :data:`CALL_TIMEOUT_RULES` or seconds), ``call_timeout_source``, ``source`` (of the
+        three durations) and ``notes``.
     """
     import pandas as pd
 

@@ -13,7 +13,9 @@ API calls take ``l`` for the round trip and act on the server at the midpoint. D
 outage ``[o, o + T)`` a call acting on the server:
 
 * ``"refuse"``: fails and returns after the round trip (connection refused, 5xx);
-* ``"blackhole"``: hangs until the lock client's per-call HTTP timeout ``max(1 s, RD/2)`` or
+* ``"blackhole"``: hangs until the lock client's per-call HTTP timeout
+  (:attr:`ElectionConfig.effective_call_timeout`: ``max(1 s, RD/2)`` for client-go's
+  ``resourcelock.NewFromKubeconfig``, ``RD`` for openshift/library-go's ``controllercmd``) or
   the cycle deadline, whichever comes first.
 
 With every call failing, the failing cycle's calls go out at a fixed schedule of offsets
@@ -24,6 +26,11 @@ after the outage start, the leader survives exactly when ``u >= T - A``. The out
 a moment independent of the leader's loop, so ``u ~ Uniform[0, RP + l)`` and
 
     survival(T) = 1 for T <= A;  (A + RP + l - T) / (RP + l) up to A + RP + l;  0 beyond.
+
+With a per-call timeout of ``RD`` (OpenShift) the first hung renewal uses up the whole cycle,
+so ``A = 0``: the leader survives a blackhole only if no renewal acts in it,
+``(RP + l - T) / (RP + l)``. With client-go's ``max(1 s, RD/2)`` the slow path's GET after
+the first hung Update still fits (kube-scheduler: ``A = 5 s``).
 
 Followers cannot take the lease before the leader's deadline when
 ``LDrec + 2 l >= RP + RD``; otherwise one may commit first after the outage, and the survival
@@ -71,8 +78,12 @@ _NEGLIGIBLE = 1e-13
 
 
 def http_timeout(cfg: ElectionConfig) -> float:
-    """The lock client's per-call HTTP timeout: ``max(1 s, RD / 2)``."""
-    return max(1.0, cfg.renew_deadline / 2.0)
+    """The lock client's per-call HTTP timeout of ``cfg`` in seconds.
+
+    :attr:`ElectionConfig.effective_call_timeout`: ``max(1 s, RD / 2)`` by default (client-go
+    ``resourcelock.NewFromKubeconfig``), ``RD`` for openshift/library-go, or the duration set.
+    """
+    return cfg.effective_call_timeout
 
 
 def _check_mode(mode: str) -> None:

@@ -23,9 +23,10 @@ The loops, as simulated (all times in seconds on one common clock):
   sends its Update after the GET and holds the lease when that Update returns, at
   ``now + 2 l``.
 * Crash: the leader dies at ``c``; no commit happens at or after ``c``.
-* Release (``ReleaseOnCancel``, ``release``): at ``c`` the leader stops renewing and writes
-  an empty HolderIdentity, committed at ``c + l/2``; a follower whose GET reads that record
-  takes the lease in the same attempt.
+* Release (``ReleaseOnCancel``, ``release``/``tryRelease``, client-go >= 1.34): at ``c`` the
+  leader stops renewing, GETs the Lease (returns at ``c + l``) and Updates it with an empty
+  HolderIdentity, committed at ``c + 1.5 l``; a follower whose GET reads that record takes
+  the lease in the same attempt.
 
 Followers only read the record until one of them writes it, so they evolve independently up
 to the first acquisition, and the failover time of a trial is the earliest acquisition over
@@ -37,8 +38,8 @@ Stationarity is obtained by running the loops from time 0 for a warm-up ``W`` an
 
 API outage (:func:`simulate_outage`, client-go >= 1.32). The API is down on ``[o, o + T)``: a
 call whose server action (``send + l/2``) falls in that window fails, returning at ``send + l``
-(``"refuse"``) or hanging until ``send + tau`` (``"blackhole"``; ``tau = max(1 s, RD / 2)``,
-the lock client's HTTP timeout). The leader's renew cycle is
+(``"refuse"``) or hanging until ``send + tau`` (``"blackhole"``; ``tau``: ``call_timeout``,
+see :func:`lock_client_timeout`). The leader's renew cycle is
 ``PollUntilContextTimeout(ctx, RP, RD, immediate=true)``: a ``time.Ticker`` of period RP
 started with the cycle at ``t0``, a context deadline at ``t0 + RD``. Each attempt
 (``tryAcquireOrRenew``) is the fast-path Update, then, if it fails, a GET and an Update; an
@@ -254,7 +255,7 @@ def _run_acquire_loops(
     index = np.arange(attempt.size)
     now = attempt.copy()
     commits_before_c = leader_commits_before(first_commit, leader_period, c)
-    released_at = c + lat / 2
+    released_at = c + 1.5 * lat  # the release's GET, then its Update acts mid-flight
     seen = np.full(attempt.size, NEVER_SEEN)
     observed_time = np.full(attempt.size, -np.inf)
     waiting = np.ones(attempt.size, dtype=bool)
@@ -360,8 +361,18 @@ class OutageSimulation:
 
 
 def lock_client_timeout(cfg: Any) -> float:
-    """Return the lock client's per-call HTTP timeout, ``max(1 s, RenewDeadline / 2)``."""
-    return max(1.0, float(cfg.renew_deadline) / 2.0)
+    """Return the lock client's per-call HTTP timeout from the configuration's ``call_timeout``.
+
+    The rule ``"half-renew-deadline"`` is client-go ``resourcelock.NewFromKubeconfig``'s
+    ``max(1 s, RenewDeadline / 2)``; ``"renew-deadline"`` is openshift/library-go
+    ``controllercmd``'s ``RenewDeadline``; a number is the timeout itself.
+    """
+    rule = getattr(cfg, "call_timeout", "half-renew-deadline")
+    if rule == "half-renew-deadline":
+        return max(1.0, float(cfg.renew_deadline) / 2.0)
+    if rule == "renew-deadline":
+        return float(cfg.renew_deadline)
+    return float(rule)
 
 
 def simulate_outage(

@@ -13,8 +13,9 @@ The model follows ``k8s.io/client-go/tools/leaderelection/leaderelection.go``:
 * **The leader** runs ``renew``: ``wait.Until(cycle, RP)``; a healthy cycle is one
   optimistic Update (the fast path since client-go 1.30), so a new record is committed
   every ``RP + l``.
-* **Release** (``ReleaseOnCancel``): the leader writes an empty ``HolderIdentity``; a follower
-  takes a record with no holder at its next attempt.
+* **Release** (``ReleaseOnCancel``): the leader GETs the Lease, then Updates it with an empty
+  ``HolderIdentity`` (``release``/``tryRelease``, client-go >= 1.34), committed ``1.5 l`` after
+  the release starts; a follower takes a record with no holder at its next attempt.
 
 API calls take ``l = cfg.api_latency`` for the round trip and act on the server at the
 midpoint. Follower acquisition completes when its Update returns, ``2 l`` after its
@@ -30,7 +31,9 @@ Crash failover, from the crash to the first follower's acquisition::
 * ``O_i``: the overshoot of its later attempts past ``observedTime + LDrec`` (renewal theory,
   summed over the number of attempts).
 
-Release failover: ``2 l + min over followers of R_i``, from the moment the release is sent.
+Release failover: ``3 l + min over followers of R_i``, from the moment the release starts:
+the release's GET and Update commit at ``1.5 l``, a follower's first attempt whose GET reads
+the empty record starts at ``l`` or later, then its GET and Update take ``2 l``.
 
 Everything is computed with :mod:`ha_toolkit.distribution` on one lattice whose step
 divides ``RP + l``; the only approximation is that lattice (CDF error O(step**2)).
@@ -154,15 +157,18 @@ def crash_failover(cfg: ElectionConfig, step: float | None = None) -> Distributi
 def release_failover(cfg: ElectionConfig, step: float | None = None) -> Distribution:
     """Time from the leader's release (``ReleaseOnCancel``) to a follower's acquisition.
 
-    ``release()`` writes a record with an empty ``HolderIdentity``; a follower whose GET
-    reads it skips the expiry check and updates at once, so the time is the first
-    follower's stationary residual time to its next attempt plus the GET and the Update.
+    client-go's ``release`` (``tryRelease`` since 1.37; the GET was added in 1.34) GETs the
+    Lease for its resourceVersion, then Updates it with an empty ``HolderIdentity``: the
+    empty record is committed ``1.5 l`` after the release starts. A follower whose GET reads
+    it (an attempt started ``l`` or more after the release) skips the expiry check and
+    updates at once, so the time is ``l`` plus the first follower's stationary residual time
+    to its next attempt plus the follower's GET and Update, ``3 l + min_i R_i``.
     """
     _check_failover_inputs(cfg, "release")
     step = lattice_step(cfg) if step is None else step
     gap = follower_gap(cfg, step)
     to_next_attempt = equilibrium(gap, step)
-    return min_of(*([to_next_attempt] * cfg.followers)) + 2.0 * cfg.api_latency
+    return min_of(*([to_next_attempt] * cfg.followers)) + 3.0 * cfg.api_latency
 
 
 def failover(cfg: ElectionConfig, scenario: str = "crash", *, step: float | None = None):

@@ -1019,6 +1019,7 @@ def recommend(
     lease_durations: Iterable[float] | None = None,
     renew_deadlines: Iterable[float | str] | None = None,
     retry_periods: Iterable[float | str] | None = None,
+    call_timeout: float | str = "half-renew-deadline",
 ) -> Recommendation:
     """Search client-go settings that meet the targets; return their Pareto set.
 
@@ -1054,6 +1055,10 @@ def recommend(
         Whole seconds; default :data:`DEFAULT_LEASE_DURATIONS` (1 to 300 s).
     renew_deadlines, retry_periods : iterable of float or str, optional
         Defaults :data:`DEFAULT_RENEW_DEADLINES` and :data:`DEFAULT_RETRY_PERIODS`.
+    call_timeout : float or str, default "half-renew-deadline"
+        The lock client's per-call timeout of every configuration (see
+        :class:`~ha_toolkit.election.config.ElectionConfig`); a rule follows each
+        configuration's renew deadline. It sets how long a blackholed renewal hangs.
 
     Returns
     -------
@@ -1078,9 +1083,12 @@ def recommend(
         "api_latency": parse_duration(api_latency, name="api_latency"),
         "jitter_factor": jitter_factor,
         "release_on_cancel": release_on_cancel,
+        "call_timeout": call_timeout,
     }
-    # ElectionConfig validates the latency, the jitter and the release flag
-    settings["jitter_factor"] = ElectionConfig(10.0, 5.0, 1.0, **settings).jitter_factor
+    # ElectionConfig validates the latency, the jitter, the release flag and the timeout
+    checked = ElectionConfig(10.0, 5.0, 1.0, **settings)
+    settings["jitter_factor"] = checked.jitter_factor
+    settings["call_timeout"] = checked.call_timeout
 
     search = _Search(targets, lds, rds, rps, settings)
     feasible_count = search.count(targets.active)
@@ -1149,6 +1157,7 @@ def dominating(
         lease_durations=lease_durations,
         renew_deadlines=renew_deadlines,
         retry_periods=retry_periods,
+        call_timeout=cfg.call_timeout,
     ).pareto
     no_worse = (found["tolerated_outage"] >= own["tolerated_outage"]) & (
         found["requests_per_second"] <= own["requests_per_second"]
