@@ -111,15 +111,13 @@ _LATTICE_TOL = 1e-9
 
 
 def call_timeout(cfg: ElectionConfig) -> float:
-    """The lock client's per-call timeout ``tau``.
+    """The lock client's per-call timeout ``tau`` in seconds.
 
-    ``cfg.call_timeout`` when the configuration carries one; otherwise client-go's rule
-    ``max(1 s, RD / 2)`` (``resourcelock.NewFromKubeconfig``).
+    :attr:`ElectionConfig.effective_call_timeout`: client-go's ``max(1 s, RD / 2)``
+    (``resourcelock.NewFromKubeconfig``) unless the configuration says otherwise (OpenShift's
+    library-go uses ``RD``).
     """
-    value = getattr(cfg, "call_timeout", None)
-    if value is not None:
-        return float(value)
-    return max(1.0, cfg.renew_deadline / 2.0)
+    return float(cfg.effective_call_timeout)
 
 
 # ------------------------------------------------------------------------ call latency

@@ -11,11 +11,12 @@ it runs the leader's loop of client-go call by call, vectorised over trials with
   that succeeds, an Update.
 * A call (``rest.Request``, ``rest/request.go`` and ``rest/with_retry.go``) has a context
   deadline ``min(send + tau, t0 + RD)``, ``tau`` the lock client's timeout
-  (``cfg.call_timeout`` when present, else ``max(1 s, RD / 2)``). It sends HTTP attempts:
-  a served attempt returns after its drawn round trip and succeeds if that is before the
-  deadline (else the call fails at the deadline); a 429 arrives after the rejection delay,
-  then the client sleeps ``Retry-After`` and retries, at most ``max_retries`` times; a
-  sleep that reaches the deadline ends the call there; the last 429 fails the call.
+  (``cfg.effective_call_timeout``: ``max(1 s, RD / 2)`` for client-go's lock client). It
+  sends HTTP attempts: a served attempt returns after its drawn round trip and succeeds if
+  that is before the deadline (else the call fails at the deadline); a 429 arrives after
+  the rejection delay, then the client sleeps ``Retry-After`` and retries, at most
+  ``max_retries`` times; a sleep that reaches the deadline ends the call there; the last
+  429 fails the call.
 * Episodes (:func:`simulate_episodes`): the API misbehaves on ``[o, o + T)`` for HTTP
   attempts whose server action (``send + round trip / 2``) falls in it: ``"refuse"``
   (fails after the round trip), ``"blackhole"`` (no answer: the call fails at its
@@ -44,8 +45,8 @@ _TICK_TOLERANCE = 1e-9
 
 
 def _timeout(cfg: Any) -> float:
-    value = getattr(cfg, "call_timeout", None)
-    return float(value) if value is not None else max(1.0, float(cfg.renew_deadline) / 2.0)
+    """The lock client's per-call timeout, seconds (the configuration applies its rule)."""
+    return float(cfg.effective_call_timeout)
 
 
 def _sampler(latency: Any) -> Sampler:
