@@ -11,6 +11,11 @@ absent flags and runs the toolkit's models on the result:
   (:func:`~ha_toolkit.election.overlap.overlap_summary`), and pass / fail against
   :class:`~ha_toolkit.election.tuning.Targets` (:func:`~ha_toolkit.election.tuning.evaluate`);
   the component's Lease, when given, adds its holder and transitions and is cross-checked;
+* when ``/metrics`` holds the lease requests' latency histogram
+  (``apiserver_request_duration_seconds_bucket{resource="leases",verb="PUT"}``), each
+  component's expected losses of leadership per day to slow renewals with its own settings
+  (:func:`~ha_toolkit.election.lease_loss.renew_cycle_loss`; the server-side latency stands
+  for the round trip, and every call draws from it independently);
 * each API Priority and Fairness level: arrival rate, mean execution time and seat demand
   from one ``/metrics`` scrape, and the utilisation and predicted 429 rate of
   :func:`~ha_toolkit.apiserver.apf.level_queue` at today's load and at higher loads.
@@ -41,6 +46,7 @@ import pandas as pd
 from ha_toolkit.audit.readers import (
     COMPONENT_DEFAULTS,
     ArtifactWarning,
+    parse_latency_buckets,
     read_leases,
     read_manifests,
     read_metrics,
@@ -79,6 +85,8 @@ COMPONENT_COLUMNS = [
     "passed",
     "failed",
     "note",
+    "lease_put_p99",
+    "slow_call_losses_per_day",
 ]
 LEVEL_COLUMNS = [
     "priority_level",
@@ -342,6 +350,27 @@ def _components(
     return pd.DataFrame(rows, columns=COMPONENT_COLUMNS), server_cl
 
 
+def _slow_call_losses(components: pd.DataFrame, configs: dict[str, Any],
+                      metrics: str | os.PathLike[str]) -> None:
+    """Fill ``lease_put_p99`` and ``slow_call_losses_per_day`` from the lease histogram."""
+    from ha_toolkit.audit.readers import _read_text
+    from ha_toolkit.election.lease_loss import CallLatency, renew_cycle_loss
+
+    text, source = _read_text(metrics)
+    buckets = parse_latency_buckets(text, source)
+    if not buckets:
+        return
+    latency = CallLatency.from_buckets(buckets)
+    p99 = latency.quantile(0.99)
+    for i, name in enumerate(components["component"]):
+        cfg = configs.get(name)
+        if cfg is None:
+            continue
+        components.loc[i, "lease_put_p99"] = p99
+        components.loc[i, "slow_call_losses_per_day"] = renew_cycle_loss(
+            cfg, latency).losses_per_day
+
+
 # ------------------------------------------------------------------------------ APF levels
 def _levels(
     metrics: pd.DataFrame,
@@ -522,6 +551,7 @@ def audit(
         targets=targets, notes=notes, configs=configs,
     )
     if metric_frame is not None:
+        _slow_call_losses(components, configs, metrics)
         levels, load = _levels(metric_frame, win, server_cl, factors, notes)
     else:
         levels = pd.DataFrame(columns=LEVEL_COLUMNS)

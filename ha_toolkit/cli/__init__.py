@@ -10,6 +10,9 @@ Subcommands::
                       --outage D [--mode refuse|blackhole] [--json]
     ha-toolkit overlap [--preset NAME | durations...] [--clock-rate-ratio R]
                        [--candidates N] [--api-latency D] [--json]
+    ha-toolkit lease-loss [--preset NAME | durations...] [--latency-quantiles Q |
+                          --latency-histogram FILE] [--episodes-per-day N
+                          --episode-duration D [--episode-mode M]] [--json]
     ha-toolkit queue --servers C [--capacity K] --arrival-rate L --service-time S [--json]
     ha-toolkit availability --replicas N [--quorum K] --mtbf D --mttr D [--json]
     ha-toolkit shuffle --queues Q --hand-size H --elephants E [--json]
@@ -34,7 +37,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ha_toolkit.cli import apiserver, audit, availability, election, figures
+from ha_toolkit.cli import apiserver, audit, availability, election, figures, lease_loss
 from ha_toolkit.cli._common import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -48,7 +51,7 @@ from ha_toolkit.cli._common import (
 __all__ = ["main", "build_parser"]
 
 # one module per model package; each adds its subcommands in this order
-_MODULES = (election, apiserver, availability, audit, figures)
+_MODULES = (election, lease_loss, apiserver, availability, audit, figures)
 
 
 def build_parser() -> Parser:
