@@ -8,6 +8,8 @@
   :class:`Assumptions` (``data/availability_assumptions.csv``).
 * :mod:`~ha_toolkit.availability.simulate`: the Monte Carlo cross-check.
 * :mod:`~ha_toolkit.availability.explore`: sweeps for the notebook and the CLI.
+* :mod:`~ha_toolkit.availability.cascade`: API Priority and Fairness in the leader's renew
+  loop (lease losses when the lease calls queue in a loaded priority level).
 """
 
 from ha_toolkit.availability.blocks import (

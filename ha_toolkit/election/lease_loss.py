@@ -395,15 +395,16 @@ def _call_outcome(
     cells: int,
     *,
     rejection: float,
-    rejection_cells: int,
+    rejection_pmf: np.ndarray,
     retry_cells: int,
     max_retries: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Durations of one call (a ``rest.Request`` with its Retry-After retries).
 
     ``served`` is the pmf of a served attempt's round trip on the lattice (``cells`` + 1
-    entries, the last one "at or beyond the timeout"). An attempt is answered 429 after
-    ``rejection_cells`` with probability ``rejection``; the client sleeps ``retry_cells``
+    entries, the last one "at or beyond the timeout"). An attempt is answered 429 with
+    probability ``rejection``, after a delay of pmf ``rejection_pmf`` (the same lattice and
+    length); the client sleeps ``retry_cells``
     and tries again, at most ``max_retries`` times, all within the timeout (``cells``).
     Returns ``(ok, failed)``: the pmfs of the call's duration when it succeeds (entries
     below the timeout) and when it fails (a timeout at ``cells`` or a last 429 earlier).
@@ -422,8 +423,7 @@ def _call_outcome(
         failed[cells] += pending.sum() * (1.0 - rejection) - done[:cells].sum()
         if rejection <= 0:
             break
-        answered = np.zeros(rejection_cells + cells + 1)
-        answered[rejection_cells:] = pending * rejection
+        answered = _conv(pending * rejection, rejection_pmf, 2 * cells + 2)
         if attempt == max_retries:  # the last 429 is returned to the caller
             failed[:cells] += answered[:cells]
             failed[cells] += answered[cells:].sum()
@@ -443,7 +443,7 @@ def renew_cycle_loss(
     *,
     get_latency: CallLatency | None = None,
     rejection: float = 0.0,
-    rejection_delay: float | str | None = None,
+    rejection_delay: float | str | CallLatency | None = None,
     retry_after: int = 1,
     max_retries: int = MAX_RETRIES,
     step: float | None = None,
@@ -461,8 +461,9 @@ def renew_cycle_loss(
         Round trip of a served GET.
     rejection : float, default 0
         Probability that an HTTP attempt is answered 429 + ``Retry-After`` (e.g. by APF).
-    rejection_delay : float or str, optional
-        Time from sending an attempt to its 429; default the median of ``latency``.
+    rejection_delay : float, str or CallLatency, optional
+        Time from sending an attempt to its 429 (a fixed time or a distribution); default
+        the median of ``latency``.
     retry_after : int, default 1
         The ``Retry-After`` seconds (APF and max-in-flight send 1).
     max_retries : int, default 10
@@ -486,9 +487,11 @@ def renew_cycle_loss(
     tau = call_timeout(cfg)
     if rejection_delay is None:
         delay = put.quantile(0.5) if rejection > 0 else 0.0
-        delay = 0.0 if not math.isfinite(delay) else delay
+        delay = CallLatency.point(0.0 if not math.isfinite(delay) else delay)
+    elif isinstance(rejection_delay, CallLatency):
+        delay = rejection_delay
     else:
-        delay = parse_duration(rejection_delay, name="rejection_delay")
+        delay = CallLatency.point(parse_duration(rejection_delay, name="rejection_delay"))
     if step is None:
         step = _default_step(rd, [rp, rd, tau, float(retry_after)])
     step = float(step)
@@ -496,7 +499,7 @@ def renew_cycle_loss(
         raise ValueError(f"step must be a finite duration > 0, got {step!r}")
     n = _index(rd, step)  # lattice points 0 .. n-1 lie before the deadline
     k_tau = max(1, _index(tau, step))
-    kw = {"rejection": rejection, "rejection_cells": _index(delay, step),
+    kw = {"rejection": rejection, "rejection_pmf": delay.attempt_pmf(step, k_tau),
           "retry_cells": _index(float(retry_after), step), "max_retries": retries}
     put_ok, put_fail = _call_outcome(put.attempt_pmf(step, k_tau), k_tau, **kw)
     if get is put:
