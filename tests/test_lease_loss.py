@@ -11,11 +11,14 @@ from ha_toolkit.election.config import ElectionConfig
 from ha_toolkit.election.lease_loss import (
     CallLatency,
     call_timeout,
+    compare_settings,
+    episode_curve,
     episode_loss_probability,
     episode_survival,
     exponential_lengths,
     failing_cycle_attempts,
     lease_loss,
+    loss_curve,
     parse_quantiles,
     renew_cycle_loss,
 )
@@ -215,3 +218,41 @@ def test_python_client_is_refused():
     cfg = ElectionConfig(15, 10, 2, client="python")
     with pytest.raises(ValueError, match="client-go"):
         renew_cycle_loss(cfg, 0.1)
+
+
+# ------------------------------------------------------------------- sweeps and tables
+def test_loss_curve_rows_are_the_model_and_grow_with_p99():
+    cfgs = {"scheduler": SCHEDULER, "vip": ElectionConfig.preset("kube-vip")}
+    frame = loss_curve(cfgs, [1.0, 2.0, 4.0], p50="20ms")
+    assert list(frame["name"]) == ["scheduler"] * 3 + ["vip"] * 3
+    for _, group in frame.groupby("name"):
+        assert np.all(np.diff(group["losses_per_day"]) >= 0)
+    one = renew_cycle_loss(cfgs["vip"], CallLatency.from_quantiles({0.5: 0.02, 0.99: 2.0}))
+    assert frame.iloc[4]["losses_per_day"] == pytest.approx(one.losses_per_day)
+    with pytest.raises(ValueError, match="p99 must exceed p50"):
+        loss_curve(cfgs, [0.01])
+
+
+def test_episode_curve_is_the_survival():
+    frame = episode_curve(SCHEDULER, [8.0, 9.0, 10.0])
+    assert list(frame["mode"].unique()) == ["refuse", "blackhole", "throttled"]
+    refuse = frame[frame["mode"] == "refuse"]
+    assert list(refuse["loss_probability"]) == pytest.approx([0.0, 0.5, 1.0])
+
+
+def test_compare_settings_requests_and_marginal_benefit():
+    variants = {"base": SCHEDULER, "fast": ElectionConfig(15, 10, 1), "long": ElectionConfig(
+        30, 20, 2)}
+    frame = compare_settings(variants, episodes_per_day=24, episode_duration=5.0)
+    # a leader renewing every RP and two followers polling every 1.6 RP on average
+    assert list(frame["requests_per_second"]) == pytest.approx(
+        [1 / 2 + 2 / 3.2, 1 / 1 + 2 / 1.6, 1 / 2 + 2 / 3.2])
+    base, fast, long = frame.to_dict("records")
+    assert math.isnan(base["losses_avoided_per_request_per_second"])
+    assert fast["losses_avoided_per_request_per_second"] == pytest.approx(
+        (base["losses_per_day"] - fast["losses_per_day"])
+        / (fast["requests_per_second"] - base["requests_per_second"]))
+    # the same traffic with fewer losses: a free improvement
+    assert long["losses_per_day"] < base["losses_per_day"]
+    assert long["losses_avoided_per_request_per_second"] == math.inf
+    assert long["p99_crash_failover"] > base["p99_crash_failover"]

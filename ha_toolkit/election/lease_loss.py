@@ -91,11 +91,14 @@ __all__ = [
     "LeaseLoss",
     "RenewCycleLoss",
     "call_timeout",
+    "compare_settings",
+    "episode_curve",
     "episode_loss_probability",
     "episode_survival",
     "exponential_lengths",
     "failing_cycle_attempts",
     "lease_loss",
+    "loss_curve",
     "parse_quantiles",
     "renew_cycle_loss",
 ]
@@ -1003,3 +1006,103 @@ def lease_loss(
         timeout=call_timeout(cfg),
         inputs=inputs,
     )
+
+
+# ------------------------------------------------------------------------ sweeps, tables
+def loss_curve(configs: Mapping[str, ElectionConfig], p99: Sequence[float], *,
+               p50: float | str = 0.02) -> pd.DataFrame:
+    """Slow-call losses per day against the p99 of the call latency, for several settings.
+
+    The latency of each point is :meth:`CallLatency.from_quantiles` through ``p50`` and
+    the ``p99`` (an exponential tail beyond).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``name``, ``p99``, ``timeout``, ``loss_probability_per_cycle``,
+        ``losses_per_day``.
+    """
+    import pandas as pd
+
+    median = parse_duration(p50, name="p50")
+    rows = []
+    for name, cfg in configs.items():
+        for value in p99:
+            x = parse_duration(value, name="p99")
+            if not x > median:
+                raise ValueError(f"p99 must exceed p50 ({median:g} s), got {x!r}")
+            result = renew_cycle_loss(cfg, CallLatency.from_quantiles({0.5: median, 0.99: x}))
+            rows.append({"name": name, "p99": x, "timeout": result.timeout,
+                         "loss_probability_per_cycle": result.loss_probability_per_cycle,
+                         "losses_per_day": result.losses_per_day})
+    return pd.DataFrame(rows)
+
+
+def episode_curve(cfg: ElectionConfig, lengths: Sequence[float],
+                  modes: Sequence[str] = ("refuse", "blackhole", "throttled"),
+                  **kwargs: Any) -> pd.DataFrame:
+    """Survival of one episode against its length, per mode (a tidy DataFrame).
+
+    Columns ``length``, ``mode``, ``survival_probability``, ``loss_probability``;
+    ``kwargs`` as for :func:`failing_cycle_attempts`.
+    """
+    import pandas as pd
+
+    values = np.asarray([parse_duration(x, name="lengths") for x in lengths], dtype=float)
+    frames = []
+    for mode in modes:
+        survival = np.atleast_1d(episode_survival(cfg, values, mode, **kwargs))
+        frames.append(pd.DataFrame({"length": values, "mode": mode,
+                                    "survival_probability": survival,
+                                    "loss_probability": 1.0 - survival}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def compare_settings(variants: Mapping[str, ElectionConfig], **scenario: Any) -> pd.DataFrame:
+    """What each setting costs in lease requests and buys in losses, under one scenario.
+
+    Parameters
+    ----------
+    variants : mapping of str to ElectionConfig
+        The first one is the baseline.
+    **scenario
+        Arguments of :func:`lease_loss` (``latency``, ``episodes_per_day``, ...).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per variant: ``lease_duration``, ``renew_deadline``, ``retry_period``,
+        ``timeout``, ``p99_crash_failover`` (what the setting costs after a crash),
+        ``requests_per_second`` (the election's steady lease traffic,
+        :func:`~ha_toolkit.election.tuning.requests_per_second`), ``losses_per_day``,
+        ``leaderless_seconds_per_year`` and ``losses_avoided_per_request_per_second``:
+        losses per day avoided against the baseline per extra request per second
+        (``inf`` when a variant loses less with no more requests, NaN for the baseline).
+    """
+    import pandas as pd
+
+    from ha_toolkit.election.timing import failover
+    from ha_toolkit.election.tuning import requests_per_second
+
+    rows = []
+    for name, cfg in variants.items():
+        result = lease_loss(cfg, **scenario)
+        crash = failover(cfg, "crash").ppf(0.99) if cfg.followers >= 1 else math.nan
+        rows.append({"name": name, "lease_duration": cfg.lease_duration,
+                     "renew_deadline": cfg.renew_deadline, "retry_period": cfg.retry_period,
+                     "timeout": result.timeout, "p99_crash_failover": float(crash),
+                     "requests_per_second": requests_per_second(cfg),
+                     "losses_per_day": result.losses_per_day,
+                     "leaderless_seconds_per_year": result.leaderless_seconds_per_year})
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    base = frame.iloc[0]
+    extra = frame["requests_per_second"] - base["requests_per_second"]
+    avoided = base["losses_per_day"] - frame["losses_per_day"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(extra > 1e-12, avoided / extra.where(extra > 1e-12, 1.0),
+                         np.where(avoided > 0, np.inf, np.nan))
+    ratio[0] = np.nan
+    frame["losses_avoided_per_request_per_second"] = ratio
+    return frame
