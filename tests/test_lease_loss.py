@@ -170,6 +170,25 @@ def test_episode_loss_agrees_with_the_oracle(preset, latency, mode, length):
     assert abs(exact - p) < max(0.005, 4 * se)
 
 
+@pytest.mark.parametrize(
+    ("preset", "length", "mode", "kwargs"),
+    [
+        ("kube-scheduler", 9.5, "latency", {"episode_latency": 6.0}),
+        ("kube-scheduler", 30.0, "latency", {"episode_latency": 2.0}),
+        ("kube-scheduler", 10.5, "throttled", {"rejection_delay": 1.25}),
+        ("kube-scheduler", 10.2, "throttled", {"retry_after": 3}),
+        ("openshift", 120.0, "throttled", {"retry_after": 2}),
+        ("openshift", 20.0, "blackhole", {}),
+    ],
+)
+def test_episode_variants_agree_with_the_oracle(preset, length, mode, kwargs):
+    cfg = ElectionConfig.preset(preset, api_latency=0.1)
+    sim = simulate_episodes(cfg, length, mode, 20_000, np.random.default_rng(6), **kwargs)
+    p, se = sim.loss_probability()
+    exact = 1.0 - episode_survival(cfg, length, mode, **kwargs)
+    assert abs(exact - p) < max(0.005, 4 * se)
+
+
 @pytest.mark.parametrize("mode", ["refuse", "throttled"])
 def test_episode_rate_agrees_with_the_oracle_within_two_percent(mode):
     # the acceptance case: 24 episodes a day, exponential lengths of mean 5 s

@@ -599,6 +599,7 @@ def failing_cycle_attempts(
             return []
         mode = "blackhole"
     attempts: list[tuple[float, bool]] = []
+    tie = _LATTICE_TOL * max(rd, 1.0)
 
     def call(start: float, kind: str) -> float:
         """Walk one failing call; return when it fails (at most the deadline)."""
@@ -607,7 +608,8 @@ def failing_cycle_attempts(
         while True:
             # a success here would return after l (a GET then needs its Update: 2 l)
             need = lat if kind == "update" else 2 * lat
-            attempts.append((send, send + lat < limit and send + need < rd))
+            # a success exactly at the deadline is too late (ties: sums of rounded steps)
+            attempts.append((send, send + lat < limit - tie and send + need < rd - tie))
             if mode == "refuse":
                 return min(send + lat, rd)
             if mode == "blackhole":
