@@ -127,6 +127,9 @@ class AuditReport:
         component releases its lease, else the lease runs out as after a crash.
         ``overlap_margin`` is ``LD - (RD + RP)`` less the API latencies: how long the lease
         outlasts a cut-off leader's last act (negative: two leaders possible).
+        ``lease_put_p99`` and ``slow_call_losses_per_day`` (NaN without the histogram): the
+        p99 of the lease PUTs' latency in ``/metrics`` and the losses of leadership per day
+        it implies for the component's settings.
     levels : pandas.DataFrame
         One row per priority level, what the scrape shows (:data:`LEVEL_COLUMNS`).
     load : pandas.DataFrame
