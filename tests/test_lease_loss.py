@@ -275,3 +275,16 @@ def test_compare_settings_requests_and_marginal_benefit():
     assert long["losses_per_day"] < base["losses_per_day"]
     assert long["losses_avoided_per_request_per_second"] == math.inf
     assert long["p99_crash_failover"] > base["p99_crash_failover"]
+
+
+def test_a_retry_answered_after_its_calls_timeout_leaves_the_slow_path():
+    # l = 0.2 s, 429 after 0.2 s, Retry-After 1 s: the Update's fifth attempt goes out at
+    # 4.8 s and would answer at 5 s, its call's timeout; if the episode is over by then the
+    # GET and Update that follow still renew, so a 6 s episode is always survived
+    cfg = ElectionConfig.preset("kube-scheduler", api_latency=0.2)
+    assert episode_survival(cfg, [4.0, 6.0, 8.6], "throttled") == pytest.approx([1, 1, 1])
+    sim = simulate_episodes(cfg, lambda rng, n: rng.exponential(5.0, n), "throttled", 40_000,
+                            np.random.default_rng(12))
+    p, se = sim.loss_probability()
+    exact = episode_loss_probability(cfg, exponential_lengths(5.0), "throttled")
+    assert abs(exact - p) < max(0.005, 4 * se)

@@ -576,9 +576,10 @@ def failing_cycle_attempts(
     """HTTP attempts of a renew cycle whose calls all meet the episode.
 
     Each entry is ``(offset, feasible)``: when the attempt is sent, from the cycle's start,
-    and whether, were it the first to act after the episode, the renewal would complete
-    before the cycle deadline (an Update answers after ``l``; a GET's Update after ``2 l``;
-    both within their call's timeout).
+    and whether, were it the first to act after the episode, the cycle would still renew
+    before its deadline: the attempt answers after ``l`` (a GET's Update after ``2 l``); an
+    answer that comes after the call's own timeout fails that call, and the loop goes on
+    with the API healthy (GET after an Update, the next attempt after a GET).
 
     ``mode`` as in the module docstring; ``"latency"`` with ``episode_latency`` below the
     call timeout and the deadline loses nothing (an empty schedule then means "always
@@ -599,17 +600,37 @@ def failing_cycle_attempts(
             return []
         mode = "blackhole"
     attempts: list[tuple[float, bool]] = []
-    tie = _LATTICE_TOL * max(rd, 1.0)
+    tie = _LATTICE_TOL * max(rd, 1.0)  # a success exactly at a deadline is too late
 
-    def call(start: float, kind: str) -> float:
+    def renews(kind: str, call_start: float, send: float, next_tick: float) -> bool:
+        """Whether the cycle renews if the API is healthy from the attempt at ``send`` on.
+
+        The attempt answers after ``l``; a call whose answer would come after its own
+        timeout fails there and the loop goes on (GET after Update, next attempt after a
+        GET), all before the cycle deadline.
+        """
+        limit = min(call_start + tau, rd)
+        if send + lat < limit - tie:
+            if kind == "update":
+                return True
+            answered = send + lat  # the GET succeeded: its Update follows at once
+            return answered + lat < min(answered + tau, rd) - tie
+        if limit >= rd - tie:
+            return False
+        if kind == "update":
+            return renews("get", limit, limit, next_tick)
+        following = limit if next_tick <= limit else next_tick
+        if following >= rd - tie:
+            return False
+        return renews("update", following, following, rp * (math.floor(following / rp
+                                                                       + _LATTICE_TOL) + 1))
+
+    def call(start: float, kind: str, next_tick: float) -> float:
         """Walk one failing call; return when it fails (at most the deadline)."""
         limit = min(start + tau, rd)
         send, tries = start, 0
         while True:
-            # a success here would return after l (a GET then needs its Update: 2 l)
-            need = lat if kind == "update" else 2 * lat
-            # a success exactly at the deadline is too late (ties: sums of rounded steps)
-            attempts.append((send, send + lat < limit - tie and send + need < rd - tie))
+            attempts.append((send, renews(kind, start, send, next_tick)))
             if mode == "refuse":
                 return min(send + lat, rd)
             if mode == "blackhole":
@@ -626,10 +647,10 @@ def failing_cycle_attempts(
 
     start, next_tick = 0.0, rp
     while start < rd:
-        returned = call(start, "update")
+        returned = call(start, "update", next_tick)
         if returned >= rd:
             break
-        returned = call(returned, "get")
+        returned = call(returned, "get", next_tick)
         if returned >= rd:
             break
         if next_tick <= returned:
