@@ -41,8 +41,10 @@ Two sources of loss are modelled:
    as client-go does) or takes ``episode_latency`` (``"latency"``). Outside episodes calls
    take ``l``. With every call of the failing cycle failing, the cycle's HTTP attempts go
    out at fixed offsets ``c_0 < c_1 < ...`` from its start (:func:`failing_cycle_attempts`);
-   the first attempt acting after the episode succeeds, and the leader survives when that
-   attempt's renewal completes before the deadline (the attempt is *feasible*). The episode
+   the first attempt acting after the episode meets a healthy API, and the leader survives
+   when the loop renews from there before the deadline (the attempt is *feasible*: usually
+   its own answer, or its GET's Update, comes in time; a retry answered after its call's
+   own timeout hands over to the next call). The episode
    starts at a moment independent of the loop, so the end of the episode, measured from the
    failing cycle's first action, is ``x = T - u`` with ``u ~ Uniform[0, RP + l)``, and
 
@@ -954,6 +956,15 @@ def lease_loss(
     Returns
     -------
     LeaseLoss
+
+    Notes
+    -----
+    The leaderless time after a loss: after a refused or hanging episode, the exact
+    :func:`~ha_toolkit.election.outage.leaderless_after_outage` (its mean, at four lengths
+    of the episodes that can cause a loss, weighted by the loss probability; the followers
+    cannot take over during the episode either); after slow calls, and after throttled or
+    slow episodes, :func:`leaderless_after_slow_call_loss` (the followers see the API as
+    healthy, an approximation for episodes that also slow them down).
     """
     require_client_go(cfg, "the lease-loss model")
     rate = float(episodes_per_day)
