@@ -75,6 +75,12 @@ def test_histogram_file_csv_and_metrics(capsys, tmp_path):
         (("--preset", "kube-scheduler", "--episodes-per-day", "-3", "--episode-duration",
           "5s"), "episodes_per_day"),
         (("--preset", "nope", "--latency-quantiles", "p99=1s"), "unknown preset"),
+        (("--preset", "kube-scheduler", "--latency-quantiles", "p99=1s", "--rejection", "1.5"),
+         "rejection"),
+        (("--preset", "kube-scheduler", "--latency-quantiles", "p99=1s", "--retry-after",
+          "-1"), "retry_after"),
+        (("--preset", "kube-scheduler", "--episodes-per-day", "inf", "--episode-duration",
+          "5s"), "episodes_per_day"),
     ],
 )
 def test_bad_input_one_line_exit_2(capsys, argv, match):
@@ -124,3 +130,17 @@ def test_audit_reports_losses_per_day_per_component():
     # scheduler's 10 s with the same latencies
     assert (rows.loc["kube-controller-manager", "slow_call_losses_per_day"]
             <= rows.loc["kube-scheduler", "slow_call_losses_per_day"])
+
+
+def test_call_timeout_flag_reaches_the_model(capsys):
+    base = ("lease-loss", "--preset", "kube-scheduler", "--episodes-per-day", "24",
+            "--episode-duration", "5s", "--episode-mode", "blackhole")
+    default = run_json(capsys, *base)
+    whole = run_json(capsys, *base, "--call-timeout", "renew-deadline")
+    assert default["inputs"]["call_timeout"] == 5.0 and whole["inputs"]["call_timeout"] == 10.0
+    # one hanging call uses the whole deadline: only an episode over before the first
+    # renewal acts is survived, S(T) = (2 - T) / 2 for T < P = 2 s; with T ~ Exp(mean 5):
+    # E[S] = (2 - 5 (1 - exp(-2/5))) / 2
+    expected = 24 * (1.0 - (2.0 - 5.0 * (1.0 - math.exp(-0.4))) / 2.0)
+    assert whole["losses_per_day"] == pytest.approx(expected, rel=1e-9)
+    assert whole["losses_per_day"] > default["losses_per_day"]
