@@ -302,3 +302,16 @@ def test_leaderless_after_a_slow_call_loss_is_the_partition_gap():
     assert gap == pytest.approx(-term_overlap(cfg, 1.0).mean(), rel=1e-9)
     sample = simulate_partition(cfg, 1.0, 30_000, np.random.default_rng(2))
     assert gap == pytest.approx(-sample.mean(), rel=0.005)
+
+
+def test_awkward_durations_keep_the_lattice_small_and_the_answer_right():
+    cfg = ElectionConfig(15, 10.000123, 2.000007)
+    dist = stats.expon(scale=2.0)
+    result = renew_cycle_loss(cfg, CallLatency.from_distribution(dist))
+    assert result.step == pytest.approx(cfg.renew_deadline / 8192)
+    # tau = RD / 2: the hand formula of the 15/10/2 case with the odd deadline
+    tau = cfg.renew_deadline / 2
+    expected = math.exp(-tau / 2.0) * stats.gamma(2, scale=2.0).sf(tau)
+    assert result.loss_probability_per_cycle == pytest.approx(expected, rel=5e-3)
+    with pytest.raises(ValueError, match="too fine"):
+        renew_cycle_loss(SCHEDULER, 0.1, step=1e-6)

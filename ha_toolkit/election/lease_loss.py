@@ -110,8 +110,9 @@ MAX_RETRIES = 10
 """client-go ``rest.Request``'s default ``maxRetries`` for Retry-After responses."""
 SECONDS_PER_DAY = 86_400.0
 SECONDS_PER_YEAR = 365.25 * SECONDS_PER_DAY
-# Lattice cells across the renew deadline in the slow-call model.
+# Lattice cells across the renew deadline in the slow-call model, by default and at most.
 _CELLS_PER_DEADLINE = 8192
+_MAX_CELLS = 1 << 18
 # The leaderless cost after an episode runs on a lattice this many times the default.
 _COST_STEP_FACTOR = 5
 # Relative tolerance for "on the lattice".
@@ -372,6 +373,9 @@ def _default_step(rd: float, grid_values: Sequence[float]) -> float:
         common = math.gcd(common, m)
     common_s = common / 1e6 if common else rd
     target = rd / _CELLS_PER_DEADLINE
+    if common_s < target / 4:
+        # no usable common divisor (e.g. RD = 10.0001 s): round the times to the target
+        return target
     return common_s / max(1, math.ceil(common_s / target - _LATTICE_TOL))
 
 
@@ -503,6 +507,9 @@ def renew_cycle_loss(
     if not (math.isfinite(step) and step > 0):
         raise ValueError(f"step must be a finite duration > 0, got {step!r}")
     n = _index(rd, step)  # lattice points 0 .. n-1 lie before the deadline
+    if n > _MAX_CELLS:
+        raise ValueError(f"step {step:g} s is too fine: renew_deadline / step must be at most "
+                         f"{_MAX_CELLS}")
     k_tau = max(1, _index(tau, step))
     kw = {"rejection": rejection, "rejection_pmf": delay.attempt_pmf(step, k_tau),
           "retry_cells": _index(float(retry_after), step), "max_retries": retries}
