@@ -315,3 +315,14 @@ def test_awkward_durations_keep_the_lattice_small_and_the_answer_right():
     assert result.loss_probability_per_cycle == pytest.approx(expected, rel=5e-3)
     with pytest.raises(ValueError, match="too fine"):
         renew_cycle_loss(SCHEDULER, 0.1, step=1e-6)
+
+
+def test_fixed_episode_length_as_a_distribution_and_its_leaderless_cost():
+    from ha_toolkit.distribution import point
+    from ha_toolkit.election.outage import leaderless_after_outage
+
+    result = lease_loss(SCHEDULER, episodes_per_day=10, episode_duration=point(9.0, 0.01))
+    assert result.episode_loss_probability == pytest.approx(0.5, abs=1e-12)
+    assert result.losses_per_day == pytest.approx(5.0, abs=1e-10)
+    exact_gap = leaderless_after_outage(SCHEDULER, 9.0, "refuse").mean()
+    assert result.leaderless_per_loss == pytest.approx(exact_gap, abs=0.1)
