@@ -1118,7 +1118,8 @@ def compare_settings(variants: Mapping[str, ElectionConfig], **scenario: Any) ->
         :func:`~ha_toolkit.election.tuning.requests_per_second`), ``losses_per_day``,
         ``leaderless_seconds_per_year`` and ``losses_avoided_per_request_per_second``:
         losses per day avoided against the baseline per extra request per second
-        (``inf`` when a variant loses less with no more requests, NaN for the baseline).
+        (with no more requests: ``inf`` when a variant loses less, ``-inf`` when it loses
+        more, 0 when equal; NaN for the baseline).
     """
     import pandas as pd
 
@@ -1142,8 +1143,9 @@ def compare_settings(variants: Mapping[str, ElectionConfig], **scenario: Any) ->
     extra = frame["requests_per_second"] - base["requests_per_second"]
     avoided = base["losses_per_day"] - frame["losses_per_day"]
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(extra > 1e-12, avoided / extra.where(extra > 1e-12, 1.0),
-                         np.where(avoided > 0, np.inf, np.nan))
+        # no more requests: +inf if it loses less (a free gain), -inf if more, 0 if equal
+        free = np.where(avoided > 0, np.inf, np.where(avoided < 0, -np.inf, 0.0))
+        ratio = np.where(extra > 1e-12, avoided / extra.where(extra > 1e-12, 1.0), free)
     ratio[0] = np.nan
     frame["losses_avoided_per_request_per_second"] = ratio
     return frame
