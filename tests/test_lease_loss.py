@@ -226,6 +226,7 @@ def test_lease_loss_adds_the_sources_and_costs_them():
          "episode mode"),
         ({"episodes_per_day": 2, "episode_duration": "0s"}, "episode_duration"),
         ({"episodes_per_day": 2, "episode_duration": "5s", "retry_after": 0.5}, "whole seconds"),
+        ({"episodes_per_day": 2, "episode_duration": "5s", "rejection": 0.2}, "give a latency"),
     ],
 )
 def test_bad_input_names_the_parameter(kwargs, match):
@@ -326,3 +327,12 @@ def test_fixed_episode_length_as_a_distribution_and_its_leaderless_cost():
     assert result.losses_per_day == pytest.approx(5.0, abs=1e-10)
     exact_gap = leaderless_after_outage(SCHEDULER, 9.0, "refuse").mean()
     assert result.leaderless_per_loss == pytest.approx(exact_gap, abs=0.1)
+
+
+def test_compare_settings_marks_a_strictly_worse_setting():
+    variants = {"rd/2": ElectionConfig(30, 20, 2),
+                "rd": ElectionConfig(30, 20, 2, call_timeout="renew-deadline")}
+    frame = compare_settings(variants, episodes_per_day=48, episode_duration="5s",
+                             episode_mode="blackhole")
+    assert frame.iloc[1]["losses_per_day"] > frame.iloc[0]["losses_per_day"]
+    assert frame.iloc[1]["losses_avoided_per_request_per_second"] == -math.inf

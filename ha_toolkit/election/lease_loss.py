@@ -994,6 +994,8 @@ def lease_loss(
         "retry_after": retry_after,
     }
     p_cycle, iid_rate = 0.0, 0.0
+    if latency is None and float(rejection) > 0:
+        raise ValueError("rejection applies to the slow-call model: give a latency too")
     if latency is not None:
         cycle = renew_cycle_loss(cfg, latency, rejection=rejection,
                                  rejection_delay=rejection_delay, retry_after=retry_after)
