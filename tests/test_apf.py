@@ -420,7 +420,7 @@ def test_level_queue_width_and_vectorisation():
         ({"lendable_percent": 101}, r"lendable_percent must be in \[0, 100\]"),
         ({"queues": 4, "hand_size": 5, "queue_length_limit": 1}, "hand_size must lie in"),
         ({"queues": 4, "hand_size": 2, "queue_length_limit": 0}, "queue_length_limit must be"),
-        ({"queues": 1024, "hand_size": 7, "queue_length_limit": 1}, "bits of hash"),
+        ({"queues": 1024, "hand_size": 7, "queue_length_limit": 1}, "required entropy bits"),
         ({"type": "exempt", "queues": 4}, "an exempt level has no queues"),
         ({"hand_size": 2}, "must be 0 without queues"),
         ({"nominal_concurrency_shares": -1}, "nominal_concurrency_shares must be >= 0"),

@@ -2,9 +2,13 @@ r"""API Priority and Fairness: priority levels, concurrency allocation, seats, l
 
 What the API server does (apiserver ``pkg/util/flowcontrol``, Kubernetes 1.26 and later):
 
-* **Levels.** Every request is matched by a FlowSchema to a priority level. The defaults
-  (``pkg/apis/flowcontrol/bootstrap/default.go``) are in ``data/apf_priority_levels.csv``,
-  read by :func:`default_priority_levels`; any :class:`PriorityLevel` can be made by hand.
+* **Levels.** Every request is matched by a FlowSchema to a priority level. The bootstrap
+  configuration (``pkg/apis/flowcontrol/bootstrap/default.go``) per Kubernetes minor
+  version (:data:`KUBERNETES_VERSIONS`, default the newest) is in
+  ``data/apf_priority_levels.csv`` and ``data/apf_flow_schemas.csv``, read by
+  :func:`default_priority_levels`, :func:`bootstrap_flow_schemas` and
+  :func:`match_flow_schema`; any :class:`PriorityLevel` can be made by hand. Since 1.34 the
+  FlowSchemas ``workload-leader-election`` and ``endpoint-controller`` are gone.
 * **Allocation** (``apf_controller.go``, ``finishQueueSetReconfigsLocked``). The server's
   concurrency limit ``ServerCL`` (``--max-requests-inflight`` + ``--max-mutating-requests-
   inflight``, 400 + 200) is split by the nominal concurrency shares (NCS):
@@ -21,7 +25,9 @@ What the API server does (apiserver ``pkg/util/flowcontrol``, Kubernetes 1.26 an
   result is rounded (:func:`concurrency_allocation`, :func:`borrow`). The smoothed demand
   is ``max(envelope, 0.977 * previous + 0.023 * envelope)`` with ``envelope = mean +
   standard deviation`` of the demand (:func:`smoothed_seat_demand`).
-* **Seats** (``pkg/util/flowcontrol/request``). Most requests take one seat. A LIST takes
+* **Seats** (``pkg/util/flowcontrol/request``). Most requests take one seat; a WATCH that
+  sends initial events is priced as a LIST when WatchList is on (1.32, 1.34+;
+  :func:`watch_work_estimate`). A LIST takes
   ``ceil(objects processed / 100)`` seats (count-based estimator) or ``ceil(bytes held /
   100 kB)`` (size-based estimator, feature SizeBasedListCostEstimate, on by default since
   1.34), between 1 and the level's cap ``max(1, min(ceil(0.15 NominalCL), NominalCL /
@@ -33,8 +39,10 @@ What the API server does (apiserver ``pkg/util/flowcontrol``, Kubernetes 1.26 an
   ``handSize`` of the level's queues and joins the one with the least waiting work; a
   request is rejected (429) only when the level's seats are all in use *and* that queue
   already holds ``queueLengthLimit`` requests; a queued request is rejected after waiting a
-  quarter of its deadline (15 s by default). The per-level analytic model is
-  :func:`level_queue`; the event-level model is :mod:`ha_toolkit.apiserver.des`.
+  quarter of its deadline, at most a minute (:func:`queue_wait_limit`: 15 s for the default
+  60 s request timeout, 1.25 s for a lease call of kube-scheduler carrying ``?timeout=5s``).
+  The per-level analytic model is :func:`level_queue`; the event-level model is
+  :mod:`ha_toolkit.apiserver.des`.
 
 Not modelled: borrowing by the exempt level (1.28+; with the default exempt NCS of 0 and
 no exempt traffic it changes nothing), the seat demand's own dynamics (the caller gives the
@@ -55,18 +63,27 @@ from numpy.typing import ArrayLike
 
 from ha_toolkit._data import data_path
 from ha_toolkit.apiserver.queues import _as_float, _check_rate, erlang_b, mmck
-from ha_toolkit.apiserver.shuffle import expected_queues_used
+from ha_toolkit.apiserver.shuffle import (
+    MAX_HASH_BITS,
+    expected_queues_used,
+    required_entropy_bits,
+)
 
 __all__ = [
     "BORROWING_ADJUSTMENT_PERIOD",
+    "DEFAULT_KUBERNETES_VERSION",
     "DEFAULT_SERVER_CL",
+    "DEFAULT_REQUEST_TIMEOUT",
     "DEFAULT_WAIT_LIMIT",
+    "KUBERNETES_VERSIONS",
+    "MAX_WAIT_LIMIT",
     "SEAT_DEMAND_SMOOTHING",
     "Allocation",
     "LevelQueueResult",
     "PriorityLevel",
     "WorkEstimate",
     "allocate",
+    "bootstrap_flow_schemas",
     "borrow",
     "concurrency_allocation",
     "default_priority_levels",
@@ -75,22 +92,36 @@ __all__ = [
     "level_queue",
     "list_work_estimate",
     "load_priority_levels",
+    "match_flow_schema",
     "mix_summary",
     "mutating_work_estimate",
+    "watch_list_enabled",
+    "watch_work_estimate",
     "priority_levels_frame",
+    "queue_wait_limit",
     "smoothed_seat_demand",
 ]
 
 #: 400 + 200: ``--max-requests-inflight`` plus ``--max-mutating-requests-inflight``.
 DEFAULT_SERVER_CL = 600
+#: ``--request-timeout``: the API server's default (and longest) request deadline, seconds.
+DEFAULT_REQUEST_TIMEOUT = 60.0
 #: Seconds a request may wait in its queue: a quarter of the default 60 s request timeout.
 DEFAULT_WAIT_LIMIT = 15.0
+#: The hard cap on any request's queue-wait limit (``getRequestWaitContext``), seconds.
+MAX_WAIT_LIMIT = 60.0
 #: CurrentCL is recomputed this often (seconds), ``borrowingAdjustmentPeriod``.
 BORROWING_ADJUSTMENT_PERIOD = 10.0
 #: ``seatDemandSmoothingCoefficient``: a half-life of about 5 minutes at 10 s steps.
 SEAT_DEMAND_SMOOTHING = 0.977
 
 _DATA_FILE = "apf_priority_levels.csv"
+_FLOW_SCHEMA_FILE = "apf_flow_schemas.csv"
+#: Kubernetes minor versions whose bootstrap APF configuration the data files hold (read in
+#: kubernetes/apiserver at the tags kubernetes-1.29.0 ... kubernetes-1.36.0).
+KUBERNETES_VERSIONS = ("1.29", "1.30", "1.31", "1.32", "1.33", "1.34", "1.35", "1.36")
+#: The newest of them, the default.
+DEFAULT_KUBERNETES_VERSION = KUBERNETES_VERSIONS[-1]
 # computeConcurrencyAllocation: targets below MinTarget count as MinTarget; epsilon slack.
 _MIN_TARGET = 0.001
 _EPSILON = 1e-7
@@ -105,8 +136,6 @@ _MAX_MUTATING_SEATS = 10
 _WATCHES_PER_SEAT = 10.0
 _EVENT_DURATION = 0.005
 _LEVEL_MAX_SEATS_FRACTION = 0.15
-# shufflesharding.MaxHashBits: hand_size * ceil(log2 queues) must fit in 60 bits
-_MAX_HASH_BITS = 60
 # Gauss-Legendre nodes for the mean queue time
 _GL_NODES = 64
 # level_queue: rejection probabilities this close (relative) count as equal
@@ -159,8 +188,9 @@ class PriorityLevel:
     ------
     ValueError
         Naming the field and the rule it breaks (the API server's validation rules: an
-        exempt level has no queues; ``hand_size <= queues``; ``hand_size * ceil(log2
-        queues) <= 60`` bits of hash).
+        exempt level has no queues; ``hand_size <= queues``; ``ceil(log2(queues) *
+        hand_size) <= 60`` bits of hash, ``shufflesharding.RequiredEntropyBits`` as
+        ``ValidatePriorityLevelQueuingConfiguration`` checks it, with its message).
     """
 
     name: str
@@ -207,10 +237,9 @@ class PriorityLevel:
             raise ValueError(f"hand_size must lie in [1, queues={q}], got {h} for {self.name!r}")
         if qll < 1:
             raise ValueError(f"queue_length_limit must be >= 1 for a queuing level, got {qll}")
-        bits = h * math.ceil(math.log2(q)) if q > 1 else 0
-        if bits > _MAX_HASH_BITS:
-            raise ValueError(f"hand_size * ceil(log2(queues)) must be <= {_MAX_HASH_BITS} bits "
-                             f"of hash, got {bits} for queues={q}, hand_size={h}")
+        if required_entropy_bits(q, h) > MAX_HASH_BITS:
+            raise ValueError(f"hand_size: required entropy bits of deckSize {q} and handSize {h} "
+                             f"should not be greater than {MAX_HASH_BITS} ({self.name!r})")
 
     @property
     def exempt(self) -> bool:
@@ -235,20 +264,58 @@ class PriorityLevel:
         return cls(**kwargs, borrowing_limit_percent=blp)
 
 
-def load_priority_levels(path: str | Path | None = None) -> tuple[PriorityLevel, ...]:
+# "1.30" must stay a string (as a float it would read 1.3)
+_VERSION_DTYPES = {"first_version": str, "last_version": str}
+
+
+def _minor(version: str) -> int:
+    return int(version.split(".")[1])
+
+
+def _check_version(version: str | None) -> str:
+    """A known minor version such as "1.34" (None: the newest); "v1.34.2" is accepted."""
+    if version is None:
+        return DEFAULT_KUBERNETES_VERSION
+    text = str(version).strip().lstrip("v")
+    minor = ".".join(text.split(".")[:2])
+    if minor not in KUBERNETES_VERSIONS:
+        known = ", ".join(KUBERNETES_VERSIONS)
+        raise ValueError(f"unknown Kubernetes version {version!r}: known versions are {known}")
+    return minor
+
+
+def _in_version(frame: pd.DataFrame, version: str) -> pd.Series:
+    """Rows whose [first_version, last_version] holds ``version`` (empty last: still current)."""
+    minor = _minor(version)
+    first = frame["first_version"].astype(str).map(_minor)
+    last = frame["last_version"].map(
+        lambda v: _minor(str(v)) if isinstance(v, str) and v else 10**6
+    )
+    return (first <= minor) & (minor <= last)
+
+
+def load_priority_levels(
+    path: str | Path | None = None, version: str | None = None
+) -> tuple[PriorityLevel, ...]:
     """Read priority levels from a CSV with the columns of ``data/apf_priority_levels.csv``.
 
     Parameters
     ----------
     path : str or Path, optional
         CSV file; the shipped defaults when omitted.
+    version : str, optional
+        Kubernetes minor version, e.g. ``"1.33"``: keep the rows whose ``first_version`` /
+        ``last_version`` columns hold it (a file without them is taken as is). Default: the
+        newest of :data:`KUBERNETES_VERSIONS`.
 
     Returns
     -------
     tuple of PriorityLevel
         In file order.
     """
-    frame = pd.read_csv(path if path is not None else data_path(_DATA_FILE))
+    frame = pd.read_csv(path if path is not None else data_path(_DATA_FILE), dtype=_VERSION_DTYPES)
+    if "first_version" in frame.columns:
+        frame = frame[_in_version(frame, _check_version(version))]
     missing = {"name", "type", "nominal_concurrency_shares"} - set(frame.columns)
     if missing:
         raise ValueError(f"priority-level CSV lacks columns {sorted(missing)}")
@@ -259,14 +326,204 @@ def load_priority_levels(path: str | Path | None = None) -> tuple[PriorityLevel,
     return levels
 
 
-def default_priority_levels() -> tuple[PriorityLevel, ...]:
-    """The API server's default priority levels (bootstrap configuration)."""
-    return load_priority_levels()
+def default_priority_levels(version: str | None = None) -> tuple[PriorityLevel, ...]:
+    """The API server's default priority levels (bootstrap configuration) of ``version``.
+
+    Parameters
+    ----------
+    version : str, optional
+        Kubernetes minor version of :data:`KUBERNETES_VERSIONS`; the newest by default. The
+        priority levels are the same from 1.29 to 1.36 (kubernetes/apiserver
+        ``pkg/apis/flowcontrol/bootstrap/default.go``).
+    """
+    return load_priority_levels(version=version)
 
 
-def priority_levels_frame() -> pd.DataFrame:
-    """The shipped CSV of default priority levels, with its source and notes columns."""
-    return pd.read_csv(data_path(_DATA_FILE))
+def priority_levels_frame(version: str | None = None) -> pd.DataFrame:
+    """The shipped CSV of default priority levels of ``version``, with source and notes."""
+    frame = pd.read_csv(data_path(_DATA_FILE), dtype=_VERSION_DTYPES)
+    return frame[_in_version(frame, _check_version(version))].reset_index(drop=True)
+
+
+def bootstrap_flow_schemas(version: str | None = None) -> pd.DataFrame:
+    """The bootstrap FlowSchemas of a Kubernetes version, in matching order.
+
+    One row per policy rule (a FlowSchema with two resource rules has two rows), sorted as
+    the API server matches them: by ``matching_precedence``, then by name
+    (``apf_controller.go``). Lists are space-separated, ``*`` is "all", ``core`` the core
+    API group ``""``, and a service account is ``namespace/name``.
+
+    Parameters
+    ----------
+    version : str, optional
+        Kubernetes minor version of :data:`KUBERNETES_VERSIONS`; the newest by default.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``name``, ``priority_level``, ``matching_precedence``, ``distinguisher``,
+        ``users``, ``groups``, ``service_accounts``, ``verbs``, ``api_groups``,
+        ``resources``, ``non_resource_urls``, ``first_version``, ``last_version`` and
+        ``source`` (file and Go variable).
+
+    Examples
+    --------
+    >>> names = set(bootstrap_flow_schemas("1.33")["name"])
+    >>> "workload-leader-election" in names, "workload-leader-election" in set(
+    ...     bootstrap_flow_schemas("1.34")["name"])
+    (True, False)
+    """
+    frame = pd.read_csv(data_path(_FLOW_SCHEMA_FILE), dtype=str, keep_default_na=False)
+    frame["matching_precedence"] = frame["matching_precedence"].astype(int)
+    frame = frame[_in_version(frame, _check_version(version))]
+    return frame.sort_values(["matching_precedence", "name"], kind="stable").reset_index(
+        drop=True
+    )
+
+
+def _listed(cell: str, value: str) -> bool:
+    items = cell.split()
+    return "*" in items or value in items
+
+
+def _subject_matches(row: Mapping[str, str], user: str, groups: set[str]) -> bool:
+    if user in row["users"].split() or groups & set(row["groups"].split()):
+        return True
+    prefix = "system:serviceaccount:"
+    if user.startswith(prefix) and user.count(":") == 3:
+        namespace, name = user[len(prefix):].split(":")
+        for account in row["service_accounts"].split():
+            ns, _, who = account.partition("/")
+            if ns == namespace and who in ("*", name):
+                return True
+    return False
+
+
+def match_flow_schema(
+    user: str,
+    verb: str,
+    resource: str,
+    api_group: str = "",
+    *,
+    groups: Iterable[str] = (),
+    version: str | None = None,
+) -> dict[str, Any]:
+    """The bootstrap FlowSchema (and priority level) a resource request is classified into.
+
+    The first FlowSchema in matching order (:func:`bootstrap_flow_schemas`) with a rule whose
+    subjects include the user (by name, by group or as a service account) and whose verbs,
+    API groups and resources include the request's. A service account
+    ``system:serviceaccount:NS:NAME`` belongs to ``system:serviceaccounts`` and
+    ``system:serviceaccounts:NS``; every user here to ``system:authenticated``.
+
+    Parameters
+    ----------
+    user : str
+        The requesting user, e.g. ``"system:kube-scheduler"``.
+    verb, resource : str
+        E.g. ``"update"``, ``"leases"``.
+    api_group : str, default ""
+        The resource's API group (``""``: core), e.g. ``"coordination.k8s.io"``.
+    groups : iterable of str
+        The user's groups (``system:masters``, ``system:nodes``, ...).
+    version : str, optional
+        Kubernetes minor version; the newest by default.
+
+    Returns
+    -------
+    dict
+        ``flow_schema``, ``priority_level``, ``matching_precedence``, ``distinguisher``.
+
+    Examples
+    --------
+    >>> sa = "system:serviceaccount:kube-system:my-operator"
+    >>> match_flow_schema(sa, "update", "configmaps", version="1.33")["priority_level"]
+    'leader-election'
+    >>> match_flow_schema(sa, "update", "configmaps", version="1.34")["priority_level"]
+    'workload-high'
+    """
+    every = set(groups) | {"system:authenticated"}
+    if user.startswith("system:serviceaccount:") and user.count(":") == 3:
+        every |= {"system:serviceaccounts", f"system:serviceaccounts:{user.split(':')[2]}"}
+    group = api_group or "core"
+    for row in bootstrap_flow_schemas(version).to_dict("records"):
+        if not row["resources"] or not _subject_matches(row, user, every):
+            continue
+        if (_listed(row["verbs"], verb) and _listed(row["api_groups"], group)
+                and _listed(row["resources"], resource)):
+            return {
+                "flow_schema": row["name"],
+                "priority_level": row["priority_level"],
+                "matching_precedence": int(row["matching_precedence"]),
+                "distinguisher": row["distinguisher"],
+            }
+    raise ValueError(f"no bootstrap FlowSchema matches {user!r} {verb} {resource}")
+
+
+# ------------------------------------------------------------------------ queue-wait limit
+def _nanoseconds(value: Any, name: str) -> int:
+    """Seconds -> integer nanoseconds (Go's time.Duration), refusing what is not >= 0."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}")
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}") from None
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise ValueError(f"{name} must be a finite number of seconds >= 0, got {value!r}")
+    return round(seconds * 1_000_000_000)
+
+
+def queue_wait_limit(
+    request_timeout: float | None = None,
+    *,
+    server_request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+) -> float:
+    """How long APF lets a request wait in its queue before rejecting it (429).
+
+    Two filters combine (kubernetes/apiserver):
+
+    * ``pkg/endpoints/filters/request_deadline.go`` ``withRequestDeadline`` gives every
+      request that is not long-running a deadline: the client's ``?timeout=`` when it is
+      above 0 and below ``--request-timeout``, else ``--request-timeout`` (60 s by default).
+      client-go sends ``?timeout=`` whenever its ``rest.Config.Timeout`` is set
+      (``rest/request.go``), e.g. the lock client's per-call timeout.
+    * ``pkg/server/filters/priority-and-fairness.go`` ``getRequestWaitContext``: the wait
+      limit is a quarter of that deadline (Go's integer ``Duration / 4``), or, for a request
+      without a deadline (a watch being initialised), the server's default
+      ``--request-timeout / 4`` (``pkg/server/config.go``); in every case at most 1 min.
+
+    Parameters
+    ----------
+    request_timeout : float or None, default None
+        The request's ``?timeout=`` in seconds; None (or 0) when it carries none.
+    server_request_timeout : float, default 60.0
+        The API server's ``--request-timeout``, seconds (> 0).
+
+    Returns
+    -------
+    float
+        The queue-wait limit in seconds.
+
+    Examples
+    --------
+    >>> queue_wait_limit(), queue_wait_limit(5.0), queue_wait_limit(107.0)
+    (15.0, 1.25, 15.0)
+    >>> queue_wait_limit(server_request_timeout=600.0)
+    60.0
+    """
+    server = _nanoseconds(server_request_timeout, "server_request_timeout")
+    if server <= 0:
+        raise ValueError(
+            f"server_request_timeout must be > 0 seconds, got {server_request_timeout!r}"
+        )
+    deadline = server
+    if request_timeout is not None:
+        asked = _nanoseconds(request_timeout, "request_timeout")
+        if 0 < asked < server:
+            deadline = asked
+    cap = round(MAX_WAIT_LIMIT * 1_000_000_000)
+    return min(deadline // 4, cap) / 1_000_000_000
 
 
 # ---------------------------------------------------------------------------- allocation
@@ -834,6 +1091,83 @@ def list_work_estimate(
     return WorkEstimate(initial_seats=min(max(raw, 1), cap))
 
 
+# Default of the WatchList feature gate (kubernetes/apiserver pkg/features/kube_features.go):
+# alpha off from 1.27, beta on in 1.32, back off in 1.33, on again from 1.34.
+_WATCH_LIST_ON = {"1.32", "1.34", "1.35", "1.36"}
+
+
+def watch_list_enabled(version: str | None = None) -> bool:
+    """Whether the WatchList feature gate is on by default in a Kubernetes version.
+
+    kubernetes/apiserver ``pkg/features/kube_features.go``: alpha (off) from 1.27, beta on
+    in 1.32, switched off again in 1.33, on from 1.34.
+    """
+    return _check_version(version) in _WATCH_LIST_ON
+
+
+def watch_work_estimate(
+    objects: int,
+    *,
+    resource_version: str = "",
+    send_initial_events: bool = False,
+    single: bool = False,
+    avg_object_bytes: float | None = None,
+    max_seats: int = 0,
+    watch_list: bool | None = None,
+    version: str | None = None,
+) -> WorkEstimate:
+    """Seats of a WATCH request while it starts (its only APF cost).
+
+    apiserver ``pkg/util/flowcontrol/request/width.go`` (``workEstimator.estimate``): with the
+    WatchList feature on, a watch is priced by the LIST estimator
+    (``list_work_estimator.go``), which gives it the minimum of 1 seat unless it sends
+    initial events: ``sendInitialEvents=true``, or a legacy watch with ``resourceVersion``
+    ``""`` or ``"0"`` (it starts with the state of the watch cache). Those are priced as a
+    LIST served from the watch cache (:func:`list_work_estimate` with ``from_cache=True``).
+    With WatchList off, every watch takes 1 seat.
+
+    Parameters
+    ----------
+    objects : int
+        Objects of the resource stored.
+    resource_version : str, default ""
+        The watch's ``resourceVersion``.
+    send_initial_events : bool, default False
+        The watch's ``sendInitialEvents``.
+    single : bool, default False
+        The watch names one object (``metadata.name`` field selector).
+    avg_object_bytes : float, optional
+        Average object size: selects the size-based estimator (on by default since 1.34).
+    max_seats : int, default 0
+        The level's cap (:func:`level_max_seats`); 0: the global cap only.
+    watch_list : bool, optional
+        The WatchList feature gate; by default its default in ``version``
+        (:func:`watch_list_enabled`).
+    version : str, optional
+        Kubernetes minor version; the newest by default.
+
+    Returns
+    -------
+    WorkEstimate
+
+    Examples
+    --------
+    >>> watch_work_estimate(5000).initial_seats  # rv "": the cache's 5000 objects, capped
+    10
+    >>> watch_work_estimate(5000, resource_version="123").initial_seats
+    1
+    >>> watch_work_estimate(5000, version="1.33").initial_seats  # WatchList off in 1.33
+    1
+    """
+    enabled = watch_list_enabled(version) if watch_list is None else bool(watch_list)
+    initial_events = bool(send_initial_events) or str(resource_version) in ("", "0")
+    if not enabled or not initial_events:
+        _check_count(objects, "objects")
+        return WorkEstimate(initial_seats=1)
+    return list_work_estimate(objects, from_cache=True, single=single,
+                              avg_object_bytes=avg_object_bytes, max_seats=max_seats)
+
+
 def mutating_work_estimate(watchers: int, *, max_seats: int = 0) -> WorkEstimate:
     """Seats of a create, update, patch or delete with ``watchers`` interested watches.
 
@@ -929,7 +1263,8 @@ class LevelQueueResult:
     capacity : numpy.ndarray
         ``servers + waiting_room``.
     wait_limit : float
-        Queue-wait limit in seconds (inf: none).
+        Queue-wait limit in seconds (inf: none); with several classes of request timeout,
+        their share-weighted mean.
     regime : numpy.ndarray of str
         Which constraint the figures come from: ``"waiting room"`` (M/M/c/K),
         ``"wait limit"`` (M/M/c+D) or ``"no queues"`` (M/M/c/c).
@@ -949,6 +1284,11 @@ class LevelQueueResult:
         wait_limit)]`` (served or timed out), seconds.
     p50_wait, p99_wait : numpy.ndarray
         Quantiles of the wait of *served* requests, seconds.
+    wait_limits, class_shares : tuple of float
+        Each class's queue-wait limit and share of the arrivals (one class unless
+        ``request_timeout`` was a sequence).
+    timeout_by_class : tuple of numpy.ndarray
+        Per class, the probability that a request of it times out in its queue.
     """
 
     arrival_rate: Any
@@ -969,10 +1309,18 @@ class LevelQueueResult:
     mean_wait: Any
     p50_wait: Any
     p99_wait: Any
+    wait_limits: tuple[float, ...] = ()
+    class_shares: tuple[float, ...] = ()
+    timeout_by_class: tuple[Any, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per point of the broadcast inputs (C order), every attribute a column."""
-        names = [f.name for f in fields(self)]
+        """One row per point of the broadcast inputs (C order), every attribute a column.
+
+        The per-class attributes (``wait_limits``, ``class_shares``, ``timeout_by_class``)
+        are left out; ``wait_limit`` is the share-weighted mean of the classes' limits.
+        """
+        per_class = {"wait_limits", "class_shares", "timeout_by_class"}
+        names = [f.name for f in fields(self) if f.name not in per_class]
         shape = np.shape(self.servers)
         cols = {n: np.broadcast_to(np.asarray(getattr(self, n)), shape).reshape(-1)
                 for n in names}
@@ -989,7 +1337,10 @@ def level_queue(
     *,
     width: float = 1.0,
     flows: float = 1,
-    wait_limit: float = DEFAULT_WAIT_LIMIT,
+    wait_limit: float | None = None,
+    request_timeout: float | Sequence[float | None] | None = None,
+    server_request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    request_shares: Sequence[float] | None = None,
 ) -> LevelQueueResult:
     """A priority level as a multi-server queue with a waiting room and a wait limit.
 
@@ -1057,8 +1408,31 @@ def level_queue(
         Seats of an average request (>= 1).
     flows : float, default 1
         Flows sharing the level's queues (>= 1).
-    wait_limit : float, default 15.0
-        Queue-wait limit, seconds (> 0; inf for none).
+    wait_limit : float, optional
+        Queue-wait limit, seconds (> 0; inf for none). By default the limit the API server
+        derives from the requests' timeout, :func:`queue_wait_limit` of
+        ``request_timeout``: 15 s for requests without ``?timeout=``, 1.25 s for the lease
+        calls of a lock client with a 5 s timeout. Give either this or ``request_timeout``.
+    request_timeout : float or sequence, optional
+        The ``?timeout=`` the level's requests carry, seconds (None: none). A sequence gives
+        one per class of flows, with ``request_shares``: each class then has its own wait
+        limit, and the wait-limit regime is the exact M/M/c+G model with that mixture of
+        deterministic patiences (see below).
+    server_request_timeout : float, default 60.0
+        The API server's ``--request-timeout``.
+    request_shares : sequence of float, optional
+        Shares of the level's requests in each class of ``request_timeout`` (normalised).
+
+    Notes
+    -----
+    Flows with different request timeouts (lease calls with ``?timeout=5s`` beside requests
+    without one) wait at most different times. With patience ``D_i`` for a share ``w_i`` of
+    the arrivals, the virtual wait ``V`` of M/M/c+G has the density
+    ``lambda p_{c-1} exp(lambda * integral_0^x P(D > u) du - c mu x)`` for ``x > 0``
+    (Baccelli and Hebuterne; Zeltyn and Mandelbaum), piecewise exponential between the
+    limits; class ``i`` times out with probability ``P(V >= D_i)``
+    (:attr:`LevelQueueResult.timeout_by_class`). In the waiting-room regime each class's
+    served waits are the M/M/c/K waits below its own limit.
 
     Returns
     -------
@@ -1071,9 +1445,14 @@ def level_queue(
     w = float(width)
     if not (math.isfinite(w) and w >= 1):
         raise ValueError(f"width must be a finite number >= 1, got {width!r}")
-    limit = float(wait_limit)
-    if math.isnan(limit) or limit <= 0:
-        raise ValueError(f"wait_limit must be > 0 seconds (inf for none), got {wait_limit!r}")
+    if wait_limit is not None and request_timeout is not None:
+        raise ValueError("give wait_limit or request_timeout, not both")
+    limits, shares = _wait_limit_classes(wait_limit, request_timeout, request_shares,
+                                         server_request_timeout)
+    for value in limits:
+        if math.isnan(value) or value <= 0:
+            raise ValueError(f"wait_limit must be > 0 seconds (inf for none), got {value!r}")
+    limit = float(np.dot(shares, limits)) if len(limits) > 1 else limits[0]
     cl = _as_float(current_cl, "current_cl")
     if (~np.isfinite(cl) | (cl < 1) | (cl != np.floor(cl))).any():
         raise ValueError("current_cl must be whole numbers >= 1")
@@ -1094,10 +1473,15 @@ def level_queue(
     shape = lam.shape
     lam_f, s_f, c_f, K_f, cl_f = (a.reshape(-1) for a in (lam, s, c, K, cl))
     n = lam_f.size
-    timed = room > 0 and math.isfinite(limit)
+    timed = room > 0 and any(math.isfinite(x) for x in limits)
     use = np.zeros(n, dtype=bool)  # True: the wait-limit regime (M/M/c+D)
+    by_class = np.zeros((len(limits), n))
     if timed:
-        d = _deadline_delay(lam_f, 1.0 / s_f, c_f, limit)
+        if len(limits) == 1:
+            d = _deadline_delay(lam_f, 1.0 / s_f, c_f, limit)
+            d["timeout_by_class"] = d["timeout_probability"][None, :]
+        else:
+            d = _patience_mix_delay(lam_f, 1.0 / s_f, c_f, limits, shares)
         d_timeout = d["timeout_probability"]
         # the queue-length limit rejects only while every seat is in use: impossible when
         # whole requests of this width cannot fill CurrentCL exactly
@@ -1111,7 +1495,7 @@ def level_queue(
     rooms = np.flatnonzero(~use)
     if rooms.size:  # the waiting-room (or loss) regime: M/M/c/K waits
         sub = mmck(lam_f[rooms], 1.0 / s_f[rooms], c_f[rooms], K_f[rooms])
-        if timed:  # served waits: W given W <= limit
+        if timed and len(limits) == 1:  # served waits: W given W <= limit
             keep = np.clip(1.0 - np.asarray(sub.wait_sf(limit), dtype=float), 0.0, 1.0)
             p50[rooms] = np.minimum(sub.wait_quantile(0.5 * keep), limit)
             p99[rooms] = np.minimum(sub.wait_quantile(0.99 * keep), limit)
@@ -1119,6 +1503,9 @@ def level_queue(
                 lam_f[rooms], s_f[rooms], c_f[rooms], K_f[rooms], limit,
                 np.asarray(sub.wait_probability, dtype=float), 1.0 - keep,
                 np.asarray(sub.mean_wait, dtype=float))
+        elif timed:  # each class's served waits lie below its own limit
+            p50[rooms], p99[rooms], mean_wait[rooms] = _room_waits_of_classes(
+                sub, lam_f[rooms], s_f[rooms], c_f[rooms], K_f[rooms], limits, shares)
         else:
             p50[rooms] = sub.wait_quantile(0.5)
             p99[rooms] = sub.wait_quantile(0.99)
@@ -1126,6 +1513,7 @@ def level_queue(
     if use.any():
         full = np.where(use, 0.0, full)
         timeout = np.where(use, d_timeout, 0.0)
+        by_class = np.where(use[None, :], d["timeout_by_class"], 0.0)
         util = np.where(use, lam_f * (1.0 - d_timeout) * s_f / c_f, util)
         mean_wait = np.where(use, d["mean_wait"], mean_wait)
         p50 = np.where(use, d["quantile"](0.5), p50)
@@ -1133,6 +1521,7 @@ def level_queue(
     regime = np.where(use, "wait limit", "waiting room" if room > 0 else "no queues")
     full, timeout, util, mean_wait, p50, p99, regime = (
         a.reshape(shape) for a in (full, timeout, util, mean_wait, p50, p99, regime))
+    by_class = by_class.reshape((len(limits), *shape))
     served_share = (1.0 - full) * (1.0 - timeout)
     reject = 1.0 - served_share
 
@@ -1159,7 +1548,192 @@ def level_queue(
         mean_wait=out(mean_wait),
         p50_wait=out(p50),
         p99_wait=out(p99),
+        wait_limits=tuple(float(x) for x in limits),
+        class_shares=tuple(float(x) for x in shares),
+        timeout_by_class=tuple(out(row) for row in by_class),
     )
+
+
+def _wait_limit_classes(
+    wait_limit: Any, request_timeout: Any, request_shares: Any, server_request_timeout: float
+) -> tuple[list[float], np.ndarray]:
+    """The wait limit of each class of requests and the classes' shares of the arrivals."""
+    if wait_limit is not None:
+        return [float(wait_limit)], np.ones(1)
+    many = isinstance(request_timeout, Sequence) and not isinstance(request_timeout, str)
+    timeouts = list(request_timeout) if many else [request_timeout]
+    if not timeouts:
+        raise ValueError("request_timeout must not be an empty sequence")
+    if request_shares is None:
+        if len(timeouts) > 1:
+            raise ValueError("request_shares is needed with several request timeouts")
+        shares = np.ones(1)
+    else:
+        shares = np.asarray(request_shares, dtype=float)
+        if shares.shape != (len(timeouts),):
+            raise ValueError(f"request_shares must have one share per request timeout "
+                             f"({len(timeouts)}), got {request_shares!r}")
+        if (~np.isfinite(shares) | (shares < 0)).any() or shares.sum() <= 0:
+            raise ValueError(f"request_shares must be >= 0 and not all 0, got "
+                             f"{request_shares!r}")
+        shares = shares / shares.sum()
+    limits = [queue_wait_limit(t, server_request_timeout=server_request_timeout)
+              for t in timeouts]
+    return limits, shares
+
+
+def _room_waits_of_classes(
+    sub: Any, lam: np.ndarray, s: np.ndarray, c: np.ndarray, K: np.ndarray,
+    limits: list[float], shares: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """p50, p99 and mean of the served waits when class i's waits stop at its limit D_i.
+
+    With F the M/M/c/K wait CDF and F_i = F(D_i), the served share of class i is F_i and
+    P(served wait <= x) = sum_i w_i min(F(x), F_i) / sum_i w_i F_i: a piecewise linear
+    function of u = F(x), inverted exactly for u, then x = F^-1(u).
+    """
+    cdf_at = np.array([np.clip(1.0 - np.asarray(sub.wait_sf(x), dtype=float), 0.0, 1.0)
+                       for x in limits])  # (classes, points)
+    keep = shares @ cdf_at
+    quantiles = []
+    for level in (0.5, 0.99):
+        target = level * keep
+        # sum_i w_i min(u, F_i) is increasing in u; find u by bisection on [0, max F_i]
+        lo, hi = np.zeros_like(keep), cdf_at.max(axis=0)
+        for _ in range(_BISECTIONS):
+            mid = 0.5 * (lo + hi)
+            below = shares @ np.minimum(mid[None, :], cdf_at) < target
+            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        quantiles.append(np.minimum(np.asarray(sub.wait_quantile(hi), dtype=float),
+                                    max(limits)))
+    p_wait = np.asarray(sub.wait_probability, dtype=float)
+    mean = sum(
+        w * _mean_capped_wait(lam, s, c, K, x, p_wait, 1.0 - f,
+                              np.asarray(sub.mean_wait, dtype=float))
+        for w, x, f in zip(shares, limits, cdf_at, strict=True)
+    )
+    return quantiles[0], quantiles[1], np.asarray(mean, dtype=float)
+
+
+def _log_int_x_exp(d: np.ndarray, D: float) -> np.ndarray:
+    """log of the integral of x exp(d x) over (0, D), D > 0, without overflow."""
+    x = d * D
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        small = np.abs(x) < 1e-4
+        xs = np.where(small, 1.0, x)
+        log_d2 = 2 * np.log(np.abs(np.where(small, 1.0, d)))
+        # (e^{x}(x - 1) + 1) / d^2; for x > 0 factor e^{x}: e^{x} ((x - 1) + e^{-x}) / d^2
+        pos_val = np.log(np.maximum((xs - 1.0) + np.exp(-np.abs(xs)), 1e-300)) + xs - log_d2
+        neg_val = np.log(np.maximum(np.exp(np.minimum(xs, 0.0)) * (xs - 1.0) + 1.0, 1e-300)
+                         ) - log_d2
+        out = np.where(x > 0, pos_val, neg_val)
+        series = np.log(D * D / 2.0 + d * D ** 3 / 3.0 + d * d * D ** 4 / 8.0)
+        return np.where(small, series, out)
+
+
+_BISECTIONS = 60
+
+
+def _patience_mix_delay(lam: np.ndarray, mu: np.ndarray, c: np.ndarray, limits: list[float],
+                        shares: np.ndarray) -> dict[str, Any]:
+    """M/M/c+G, unlimited room, a share w_i of the arrivals leaving after waiting D_i.
+
+    The virtual wait V has P(V = 0) = sum_{n<c} p_n and, for x > 0, the density
+    lambda p_{c-1} exp(phi(x)) with phi(x) = lambda sum_i w_i min(x, D_i) - c mu x:
+    piecewise linear between the sorted limits, slope lambda W_k - c mu on the k-th piece
+    (W_k the share still patient there), -c mu beyond the last finite limit. Class i times
+    out when V >= D_i. Everything is carried in logs relative to p_{c-1}.
+    """
+    limits_arr = np.asarray(limits, dtype=float)  # finite: from request timeouts
+    cuts = np.unique(limits_arr)  # the breakpoints, sorted
+    A = lam / mu
+    cmu = c * mu
+    with np.errstate(divide="ignore"):
+        prev = np.where(c > 1, c - 1.0, 1.0)
+        b = np.asarray(erlang_b(prev, A), dtype=float)
+        log_idle = np.where(c > 1, -np.log(b), 0.0)
+        log_lam = np.log(lam)
+    log_idle = np.minimum(log_idle, 1e300)
+    # pieces: [start, end) with their slopes; log of exp(phi) at each start
+    starts = np.r_[0.0, cuts]
+    phi = np.zeros_like(lam)
+    log_mass, log_xmass, phis = [], [], []
+    for k, start in enumerate(starts):
+        phis.append(phi)
+        if k == len(cuts):  # beyond the last limit: nobody patient, slope -c mu
+            log_mass.append(phi - np.log(cmu))
+            log_xmass.append(None)
+            break
+        length = cuts[k] - start
+        patient = shares[limits_arr > start].sum()
+        slope = lam * patient - cmu
+        log_int = _log_int_exp(slope, length)
+        log_mass.append(phi + log_int)
+        with np.errstate(divide="ignore"):
+            log_x = _log_int_x_exp(slope, length)
+            if start > 0:
+                log_x = np.logaddexp(np.log(start) + log_int, log_x)
+        log_xmass.append(phi + log_x)
+        phi = phi + slope * length
+    pieces = np.array(log_mass) + log_lam  # log of lambda * integral over each piece
+    log_norm = np.logaddexp(log_idle, np.logaddexp.reduce(pieces, axis=0))
+    mass = np.exp(pieces - log_norm)  # P(V in piece k), (pieces, points)
+    p_idle = np.exp(log_idle - log_norm)
+    tail = np.cumsum(mass[::-1], axis=0)[::-1]  # P(V >= start of piece k)
+    by_class = np.empty((len(limits), lam.size))
+    mean_wait = np.zeros_like(lam)
+    for i, (limit, w) in enumerate(zip(limits_arr, shares, strict=True)):
+        k = int(np.searchsorted(cuts, limit)) + 1  # pieces 0..k-1 lie below the limit
+        by_class[i] = tail[k]
+        below = sum(np.exp(log_xmass[j] + log_lam - log_norm) for j in range(k))
+        mean_wait = mean_wait + w * (below + limit * tail[k])
+    timeout = shares @ by_class
+    served = shares @ (1.0 - by_class)
+
+    def cdf(x: np.ndarray) -> np.ndarray:
+        """P(V <= x) for x >= 0, elementwise."""
+        out = p_idle.copy()
+        for k, start in enumerate(starts):
+            end = cuts[k] if k < len(cuts) else np.inf
+            inside = (x > start)
+            if not inside.any():
+                break
+            span = np.minimum(x, end) - start
+            if k == len(cuts):
+                part = np.exp(phis[k] + log_lam - log_norm - np.log(cmu)) * -np.expm1(
+                    -cmu * np.maximum(span, 0.0))
+            else:
+                patient = shares[limits_arr > start].sum()
+                slope = lam * patient - cmu
+                with np.errstate(divide="ignore"):
+                    part = np.exp(phis[k] + log_lam - log_norm
+                                  + _log_int_exp(slope, np.maximum(span, 1e-300)))
+            out = out + np.where(inside, part, 0.0)
+        return np.clip(out, 0.0, 1.0)
+
+    caps = [cdf(np.full_like(lam, x)) for x in limits_arr]  # P(V <= D_i)
+
+    def quantile(level: float) -> np.ndarray:
+        """Quantile of the wait of served requests (class i served when V < D_i)."""
+        target = level * served
+        lo, hi = np.zeros_like(lam), np.full_like(lam, float(cuts[-1]))
+        for _ in range(_BISECTIONS):
+            mid = 0.5 * (lo + hi)
+            f = cdf(mid)
+            got = sum(w * np.minimum(f, cap) for w, cap in zip(shares, caps, strict=True))
+            below = got < target
+            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        # the atom at 0 (a free seat on arrival) covers the level: the quantile is 0
+        at_zero = sum(w * np.minimum(p_idle, cap) for w, cap in zip(shares, caps, strict=True))
+        return np.where(at_zero >= target, 0.0, hi)
+
+    return {
+        "timeout_probability": np.where(lam > 0, timeout, 0.0),
+        "timeout_by_class": np.where(lam[None, :] > 0, by_class, 0.0),
+        "mean_wait": np.where(lam > 0, mean_wait, 0.0),
+        "mean_queue_length": lam * np.where(lam > 0, mean_wait, 0.0),
+        "quantile": quantile,
+    }
 
 
 def _mean_capped_wait(

@@ -3,14 +3,21 @@
 Three models built on :mod:`ha_toolkit.apiserver.queues`:
 
 * :func:`legacy_filter`: the max-in-flight filter that the API server uses when API
-  Priority and Fairness is off (apiserver ``pkg/server/filters/maxinflight.go``). Read-only
-  requests (get, list) and mutating requests have separate pools of
+  Priority and Fairness is off (apiserver ``pkg/server/filters/maxinflight.go``,
+  ``WithMaxInFlightLimit``). Non-mutating requests (``nonMutatingRequestVerbs``: get, list,
+  watch) and mutating requests (every other verb) have separate pools of
   ``--max-requests-inflight`` (400) and ``--max-mutating-requests-inflight`` (200) slots;
   a request that finds its pool full gets ``429 Too Many Requests`` with ``Retry-After: 1``
-  at once, with no queue. Long-running requests (watch, exec, proxy, ...) bypass the
-  filter. Each pool is an M/G/c/c loss system: its 429 probability is Erlang B of the
-  pool's offered load, whatever the service-time distribution (Erlang B is insensitive to
-  it beyond the mean). A limit of 0 disables a pool's limit, as in the API server.
+  at once, with no queue. Long-running requests bypass the filter before any of this
+  (``BasicLongRunningRequestCheck``: the verbs watch and proxy, the subresources attach,
+  exec, proxy, log and portforward): a watch is non-mutating but never holds a slot
+  (:func:`legacy_pool`). A request of the group ``system:masters`` (a super-admin or the
+  API server's own loopback client) that finds its pool full is served anyway, without a
+  slot; in a pool with room it takes a slot like any other. Each pool's slots are an
+  M/G/c/c loss system for all its requests: the probability that the pool is full is
+  Erlang B of the pool's offered load, whatever the service-time distribution (Erlang B is
+  insensitive to it beyond the mean); only the requests outside ``system:masters`` get the
+  429. A limit of 0 disables a pool's limit, as in the API server.
 * :func:`retry_amplification`: client-go retries a request that got a 429 with a
   Retry-After after waiting that long, at most 10 times (``rest/request.go``,
   ``rest/with_retry.go``). The retries add to the offered load, which raises the
@@ -47,6 +54,7 @@ __all__ = [
     "DEFAULT_MAX_REQUESTS_INFLIGHT",
     "RETRY_AFTER",
     "legacy_filter",
+    "legacy_pool",
     "rate_limited_rate",
     "rate_limited_sweep",
     "retry_amplification",
@@ -100,6 +108,45 @@ def _check_positive_float(value: float, name: str) -> float:
 
 
 # --------------------------------------------------------------------- legacy filter
+_NON_MUTATING_VERBS = frozenset({"get", "list", "watch"})
+_LONG_RUNNING_VERBS = frozenset({"watch", "proxy"})
+_LONG_RUNNING_SUBRESOURCES = frozenset({"attach", "exec", "proxy", "log", "portforward"})
+
+
+def legacy_pool(verb: str, subresource: str = "") -> str | None:
+    """Which pool of the legacy max-in-flight filter a resource request uses.
+
+    apiserver ``pkg/server/filters/maxinflight.go``: long-running requests skip the filter
+    (``BasicLongRunningRequestCheck`` with kube-apiserver's verbs ``watch``, ``proxy`` and
+    subresources ``attach``, ``exec``, ``proxy``, ``log``, ``portforward``); of the rest,
+    ``nonMutatingRequestVerbs`` (get, list, watch) use the read-only pool and every other
+    verb the mutating pool.
+
+    Parameters
+    ----------
+    verb : str
+        The request verb (``get``, ``list``, ``watch``, ``create``, ``update``, ``patch``,
+        ``delete``, ``deletecollection``, ...).
+    subresource : str, default ""
+        The subresource, e.g. ``"exec"`` or ``"status"``.
+
+    Returns
+    -------
+    str or None
+        ``"readonly"``, ``"mutating"``, or None for a long-running request (no slot).
+
+    Examples
+    --------
+    >>> legacy_pool("list"), legacy_pool("watch"), legacy_pool("patch", "status")
+    ('readonly', None, 'mutating')
+    """
+    if not isinstance(verb, str) or not verb:
+        raise ValueError(f"verb must be a non-empty string, got {verb!r}")
+    if verb in _LONG_RUNNING_VERBS or subresource in _LONG_RUNNING_SUBRESOURCES:
+        return None
+    return "readonly" if verb in _NON_MUTATING_VERBS else "mutating"
+
+
 def legacy_filter(
     read_rate: ArrayLike,
     mutating_rate: ArrayLike,
@@ -107,26 +154,35 @@ def legacy_filter(
     mutating_service_time: ArrayLike,
     max_requests_inflight: ArrayLike = DEFAULT_MAX_REQUESTS_INFLIGHT,
     max_mutating_requests_inflight: ArrayLike = DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT,
+    *,
+    privileged_share: ArrayLike = 0.0,
 ) -> pd.DataFrame:
     """429 rates of the legacy max-in-flight filter: two independent loss pools.
 
     Parameters
     ----------
     read_rate, mutating_rate : float or array_like
-        Non-long-running read-only and mutating requests per second (>= 0).
+        Requests per second that are not long-running, read-only (get, list) and mutating
+        (:func:`legacy_pool`), >= 0. Watches are long-running: leave them out.
     read_service_time, mutating_service_time : float or array_like
         Mean time a request of the class holds its slot, in seconds (> 0).
     max_requests_inflight, max_mutating_requests_inflight : int or array_like, default 400, 200
         Pool sizes; 0 disables the pool's limit.
+    privileged_share : float or array_like, default 0
+        Share of each pool's requests from the group ``system:masters``, in [0, 1]: served
+        even when the pool is full (without a slot), never 429.
 
     Returns
     -------
     pandas.DataFrame
         Two rows (``pool`` = ``"readonly"``, ``"mutating"``) per point of the broadcast
         inputs, with ``point`` (its flat index), ``max_inflight``, ``request_rate``,
-        ``service_time``, ``offered_load`` (Erlangs), ``rejection_probability`` (429s per
-        request), ``rejection_rate`` (429s per second), ``throughput`` and ``utilization``
-        (mean fraction of the pool in use; NaN without a limit).
+        ``service_time``, ``offered_load`` (Erlangs), ``pool_full_probability`` (Erlang B:
+        an arrival finds every slot taken), ``rejection_probability`` (429s per request:
+        the pool-full probability times the share outside ``system:masters``),
+        ``rejection_rate`` (429s per second), ``throughput``, ``over_limit_rate``
+        (``system:masters`` requests per second served beyond the limit) and
+        ``utilization`` (mean fraction of the slots in use; NaN without a limit).
     """
     read = _check_rate(read_rate, "read_rate", positive=False)
     mutating = _check_rate(mutating_rate, "mutating_rate", positive=False)
@@ -134,29 +190,36 @@ def legacy_filter(
     mut_s = _check_rate(mutating_service_time, "mutating_service_time", positive=True)
     read_lim = _check_limit(max_requests_inflight, "max_requests_inflight")
     mut_lim = _check_limit(max_mutating_requests_inflight, "max_mutating_requests_inflight")
-    arrays = np.broadcast_arrays(read, mutating, read_s, mut_s, read_lim, mut_lim)
-    read, mutating, read_s, mut_s, read_lim, mut_lim = (a.reshape(-1) for a in arrays)
+    share = _as_float(privileged_share, "privileged_share")
+    if (~np.isfinite(share) | (share < 0) | (share > 1)).any():
+        raise ValueError(f"privileged_share must lie in [0, 1], got {privileged_share!r}")
+    arrays = np.broadcast_arrays(read, mutating, read_s, mut_s, read_lim, mut_lim, share)
+    read, mutating, read_s, mut_s, read_lim, mut_lim, share = (a.reshape(-1) for a in arrays)
     frames = []
     for pool, rate, s, limit in (
         ("readonly", read, read_s, read_lim),
         ("mutating", mutating, mut_s, mut_lim),
     ):
-        frames.append(_loss_pool(pool, rate, s, limit))
+        frames.append(_loss_pool(pool, rate, s, limit, share))
     out = pd.concat(frames, ignore_index=True)
     return out.sort_values(["point", "pool"], ascending=[True, False], kind="stable").reset_index(
         drop=True
     )
 
 
-def _loss_pool(pool: str, rate: np.ndarray, s: np.ndarray, limit: np.ndarray) -> pd.DataFrame:
+def _loss_pool(
+    pool: str, rate: np.ndarray, s: np.ndarray, limit: np.ndarray, share: np.ndarray
+) -> pd.DataFrame:
     load = rate * s
-    p = np.zeros(rate.size)
+    full = np.zeros(rate.size)
     util = np.full(rate.size, np.nan)
     limited = limit > 0
     if limited.any():
+        # every request takes a free slot, so the slots are M/G/c/c for the whole stream
         res = mmck(rate[limited], 1.0 / s[limited], limit[limited], limit[limited])
-        p[limited] = res.blocking_probability
+        full[limited] = res.blocking_probability
         util[limited] = res.utilization
+    p = full * (1.0 - share)
     return pd.DataFrame(
         {
             "point": np.arange(rate.size),
@@ -165,9 +228,11 @@ def _loss_pool(pool: str, rate: np.ndarray, s: np.ndarray, limit: np.ndarray) ->
             "request_rate": rate,
             "service_time": s,
             "offered_load": load,
+            "pool_full_probability": full,
             "rejection_probability": p,
             "rejection_rate": rate * p,
             "throughput": rate * (1.0 - p),
+            "over_limit_rate": rate * share * full,
             "utilization": util,
         }
     )

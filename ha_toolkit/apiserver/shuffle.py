@@ -42,12 +42,58 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "MAX_HASH_BITS",
     "deal_hands",
     "expected_queues_used",
     "overlap_probability",
+    "required_entropy_bits",
     "squish_probability",
     "squish_table",
 ]
+
+MAX_HASH_BITS = 60
+"""``shufflesharding.MaxHashBits``: the bits of a flow's hash a dealer may consume."""
+
+# math.Log2E as a float64: Go's Log2 multiplies by it
+_LOG2_E = 1.4426950408889634
+
+
+def _go_log2(x: float) -> float:
+    """Go's ``math.Log2``: exact for powers of two, else ``Log(frac) * Log2E + exp``."""
+    frac, exp = math.frexp(x)
+    if frac == 0.5:
+        return float(exp - 1)
+    return math.log(frac) * _LOG2_E + exp
+
+
+def required_entropy_bits(queues: int, hand_size: int) -> int:
+    """Bits of hash a shuffle-sharding deal of ``hand_size`` of ``queues`` queues consumes.
+
+    ``ceil(log2(queues) * hand_size)``, as apiserver ``pkg/util/shufflesharding``
+    ``RequiredEntropyBits`` computes it in float64 (a slightly conservative estimate of
+    ``log2(queues * (queues-1) * ... )``). The API server accepts a queuing configuration
+    only when this is at most :data:`MAX_HASH_BITS` (60): kubernetes
+    ``pkg/apis/flowcontrol/validation`` ``ValidatePriorityLevelQueuingConfiguration`` and
+    ``shufflesharding.NewDealer``. Note that it is not ``hand_size * ceil(log2(queues))``:
+    100 queues with hands of 9 need ``ceil(59.79) = 60`` bits and are valid.
+
+    Parameters
+    ----------
+    queues, hand_size : int
+        Deck and hand size, ``1 <= hand_size <= queues``.
+
+    Returns
+    -------
+    int
+        The required bits.
+
+    Examples
+    --------
+    >>> required_entropy_bits(100, 9), required_entropy_bits(128, 6)
+    (60, 42)
+    """
+    n, h = _check_hand(queues, hand_size)
+    return math.ceil(_go_log2(float(n)) * float(h))
 
 
 def _check_int(value: object, name: str, low: int) -> int:

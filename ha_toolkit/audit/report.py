@@ -381,6 +381,7 @@ def _levels(
     server_cl: int,
     load_factors: Sequence[float],
     notes: list[str],
+    request_timeouts: dict[str, list[float]] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     from ha_toolkit.apiserver.apf import allocate, default_priority_levels, level_queue
 
@@ -437,7 +438,15 @@ def _levels(
         if not usable:
             continue
         factors = np.asarray(load_factors, dtype=float)
-        q = level_queue(level, int(current), rate * factors, service)
+        # a queued request waits at most a quarter of its ?timeout= (getRequestWaitContext):
+        # the lease calls of the audited components carry their lock client's timeout
+        timeouts = (request_timeouts or {}).get(name)
+        if timeouts:
+            q = level_queue(level, int(current), rate * factors, service,
+                            request_timeout=list(timeouts),
+                            request_shares=[1.0] * len(timeouts))
+        else:
+            q = level_queue(level, int(current), rate * factors, service)
         for k, f in enumerate(factors):
             load.append({
                 "priority_level": name,
@@ -555,7 +564,11 @@ def audit(
     )
     if metric_frame is not None:
         _slow_call_losses(components, configs, metrics)
-        levels, load = _levels(metric_frame, win, server_cl, factors, notes)
+        # lease calls of kube-scheduler and kube-controller-manager go to leader-election
+        # (FlowSchema system-leader-election), with ?timeout= their lock client's timeout
+        lease_timeouts = [cfg.effective_call_timeout for cfg in configs.values()]
+        levels, load = _levels(metric_frame, win, server_cl, factors, notes,
+                               {"leader-election": lease_timeouts} if lease_timeouts else None)
     else:
         levels = pd.DataFrame(columns=LEVEL_COLUMNS)
         load = pd.DataFrame(columns=LOAD_COLUMNS)

@@ -65,6 +65,11 @@ def register(commands: Any) -> None:
         metavar="N",
         help="server concurrency limit in seats (600)",
     )
+    ap.add_argument(
+        "--kubernetes-version",
+        metavar="V",
+        help="bootstrap configuration of this minor version, e.g. 1.33 (default: the newest)",
+    )
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     qu.set_defaults(func=_cmd_queue)
     sh.set_defaults(func=_cmd_shuffle)
@@ -164,11 +169,22 @@ def _cmd_shuffle(args: argparse.Namespace, out: TextIO) -> int:
 
 # --------------------------------------------------------------------------------- apf
 def _cmd_apf(args: argparse.Namespace, out: TextIO) -> int:
-    from ha_toolkit.apiserver.apf import allocate
+    from ha_toolkit.apiserver.apf import (
+        KUBERNETES_VERSIONS,
+        allocate,
+        bootstrap_flow_schemas,
+        default_priority_levels,
+    )
 
     if args.server_cl < 1:
         raise UsageError(f"--server-cl must be >= 1, got {args.server_cl}")
-    alloc = allocate(server_cl=args.server_cl)
+    version = args.kubernetes_version or KUBERNETES_VERSIONS[-1]
+    try:
+        levels_of_version = default_priority_levels(version)
+        schemas = bootstrap_flow_schemas(version)
+    except ValueError as exc:
+        raise UsageError(str(exc).replace("Kubernetes version", "--kubernetes-version")) from None
+    alloc = allocate(levels_of_version, server_cl=args.server_cl)
     frame = alloc.to_frame()
     if args.json:
         levels = {}
@@ -189,16 +205,25 @@ def _cmd_apf(args: argparse.Namespace, out: TextIO) -> int:
                 "hand_size": int(row["hand_size"]),
                 "queue_length_limit": int(row["queue_length_limit"]),
             }
+        first = schemas.drop_duplicates("name")
         obj = {
             "server_cl": alloc.server_cl,
             "nominal_cl_sum": alloc.nominal_cl_sum,
             "levels": levels,
+            "kubernetes_version": ".".join(version.lstrip("v").split(".")[:2]),
+            "flow_schemas": {
+                str(row["name"]): {
+                    "priority_level": str(row["priority_level"]),
+                    "matching_precedence": int(row["matching_precedence"]),
+                }
+                for row in first.to_dict("records")
+            },
         }
         print(json.dumps(obj), file=out)
         return EXIT_OK
     print(
         f"ServerCL {alloc.server_cl} seats, sum of shares {alloc.share_sum}, "
-        f"sum of NominalCL {alloc.nominal_cl_sum}",
+        f"sum of NominalCL {alloc.nominal_cl_sum} (Kubernetes {version} bootstrap levels)",
         file=out,
     )
     rows = []

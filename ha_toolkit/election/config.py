@@ -175,6 +175,8 @@ class ElectionConfig:
     (15.0, 2)
     >>> ElectionConfig.preset("openshift").retry_period
     26.0
+    >>> cfg.effective_call_timeout, ElectionConfig.preset("openshift").effective_call_timeout
+    (5.0, 107.0)
     """
 
     lease_duration: float

@@ -405,7 +405,8 @@ def simulate_outage(
         distribution of outage lengths). Lengths must be finite and >= 0.
     mode : {"refuse", "blackhole"}
         How a call fails during the outage: at once (after one round trip ``l``), or after
-        hanging until the lock client's timeout ``max(1 s, RD / 2)`` or the cycle deadline.
+        hanging until the lock client's timeout (:func:`lock_client_timeout`) or the cycle
+        deadline.
     n_trials : int
         Number of independent trials.
     rng : numpy.random.Generator, optional
