@@ -336,3 +336,37 @@ def test_compare_settings_marks_a_strictly_worse_setting():
                              episode_mode="blackhole")
     assert frame.iloc[1]["losses_per_day"] > frame.iloc[0]["losses_per_day"]
     assert frame.iloc[1]["losses_avoided_per_request_per_second"] == -math.inf
+
+
+def _random_episode_cases(count, seed):
+    """Valid random settings, modes and lengths, drawn once with a fixed seed."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    while len(cases) < count:
+        rp = float(rng.choice([0.5, 1, 2, 3, 5, 7.5]))
+        rd = round(rp * float(rng.uniform(1.3, 6)), 2)
+        ld = float(np.ceil(rd + rp + float(rng.uniform(1, 10))))
+        timeout = rng.choice(["half-renew-deadline", "renew-deadline",
+                              round(float(rng.uniform(0.5, 1.2 * rd)), 2)])
+        latency = float(rng.choice([0, 0.05, 0.2, 0.5]))
+        mode = str(rng.choice(["refuse", "blackhole", "throttled", "latency"]))
+        kwargs = {}
+        if mode == "throttled":
+            kwargs = {"retry_after": int(rng.integers(0, 4)),
+                      "rejection_delay": round(float(rng.uniform(0, 2)), 2)}
+        if mode == "latency":
+            kwargs = {"episode_latency": round(float(rng.uniform(0, 2 * rd)), 2)}
+        length = round(float(rng.uniform(0, 1.5 * rd + rp)), 3)
+        cases.append((ld, rd, rp, str(timeout), latency, mode, kwargs, length))
+    return cases
+
+
+@pytest.mark.parametrize("case", _random_episode_cases(16, 2026))
+def test_random_settings_agree_with_the_oracle(case):
+    ld, rd, rp, timeout, latency, mode, kwargs, length = case
+    call_timeout_value = timeout if timeout.endswith("deadline") else float(timeout)
+    cfg = ElectionConfig(ld, rd, rp, api_latency=latency, call_timeout=call_timeout_value)
+    exact = 1.0 - episode_survival(cfg, length, mode, **kwargs)
+    sim = simulate_episodes(cfg, length, mode, 4000, np.random.default_rng(1), **kwargs)
+    p, se = sim.loss_probability()
+    assert abs(exact - p) < max(0.02, 5 * se)
