@@ -370,3 +370,14 @@ def test_random_settings_agree_with_the_oracle(case):
     sim = simulate_episodes(cfg, length, mode, 4000, np.random.default_rng(1), **kwargs)
     p, se = sim.loss_probability()
     assert abs(exact - p) < max(0.02, 5 * se)
+
+
+def test_random_background_latency_barely_moves_the_episode_losses():
+    # calls outside the episode take Exp(mean 50 ms) instead of a fixed 50 ms: the closed
+    # form with l = 50 ms stays within 0.005 per episode (and no slow-call losses occur)
+    cfg = ElectionConfig.preset("kube-scheduler", api_latency=0.05)
+    exact = episode_loss_probability(cfg, exponential_lengths(5.0), "refuse")
+    sim = simulate_episodes(cfg, lambda rng, n: rng.exponential(5.0, n), "refuse", 40_000,
+                            np.random.default_rng(21), background=stats.expon(scale=0.05))
+    p, se = sim.loss_probability()
+    assert abs(exact - p) < max(0.005, 4 * se)

@@ -289,6 +289,7 @@ def simulate_episodes(
     episode_latency: float = 0.0,
     max_retries: int = 10,
     warmup_cycles: int = 5,
+    background: Any = None,
 ) -> EpisodeSimulation:
     """Simulate the leader's loop through one episode per trial.
 
@@ -305,6 +306,10 @@ def simulate_episodes(
         Time to a 429 in a throttled episode; default the round trip.
     episode_latency : float
         Round trip in a ``"latency"`` episode.
+    background : float, sampler or scipy frozen distribution, optional
+        Round trips of every call (outside episodes, and the refused or throttled answers in
+        them); default ``cfg.api_latency``. A cycle that fails before the episode starts
+        counts as a loss too (the slow-call losses of that stretch).
     """
     if mode not in MODES:
         raise ValueError(f"invalid mode {mode!r}: expected one of {', '.join(MODES)}")
@@ -320,7 +325,8 @@ def simulate_episodes(
     rp, rd = float(cfg.retry_period), float(cfg.renew_deadline)
     period = rp + lat
     delay = None if rejection_delay is None else _sampler(rejection_delay)
-    calls = _Calls(cfg, rng, _sampler(lat), rejection=0.0, rejection_delay=delay,
+    trips = _sampler(lat if background is None else background)
+    calls = _Calls(cfg, rng, trips, rejection=0.0, rejection_delay=delay,
                    retry_after=float(retry_after), max_retries=int(max_retries), mode=mode,
                    episode_latency=float(episode_latency))
     start = warmup_cycles * period + rng.uniform(0.0, 10.0 * period, n)
@@ -331,8 +337,8 @@ def simulate_episodes(
     while idx.size:
         renewed, returned = _cycles(calls, rp, rd, t0[idx], start[idx], end[idx])
         lost[idx[~renewed]] = True
-        # a renewal returned by t acted at t - l/2: after the episode means it is over
-        over = renewed & (returned - lat / 2.0 >= end[idx])
+        # a renewal answered after the episode's end: every later call acts after it
+        over = renewed & (returned >= end[idx])
         t0[idx] = returned + rp
         idx = idx[renewed & ~over]
     return EpisodeSimulation(length, lost)
