@@ -355,7 +355,11 @@ def _components(
 
 def _slow_call_losses(components: pd.DataFrame, configs: dict[str, Any],
                       metrics: str | os.PathLike[str]) -> None:
-    """Fill ``lease_put_p99`` and ``slow_call_losses_per_day`` from the lease histogram."""
+    """Fill ``lease_put_p99`` and ``slow_call_losses_per_day`` from the lease histograms.
+
+    The renewals' Updates draw from the PUT histogram; the slow path's GETs from the GET
+    histogram when the scrape has one, else from the PUT histogram too.
+    """
     from ha_toolkit.audit.readers import _read_text
     from ha_toolkit.election.lease_loss import CallLatency, renew_cycle_loss
 
@@ -364,6 +368,8 @@ def _slow_call_losses(components: pd.DataFrame, configs: dict[str, Any],
     if not buckets:
         return
     latency = CallLatency.from_buckets(buckets)
+    gets = parse_latency_buckets(text, source, verb="GET")
+    get_latency = CallLatency.from_buckets(gets) if gets else None
     p99 = latency.quantile(0.99)
     for i, name in enumerate(components["component"]):
         cfg = configs.get(name)
@@ -371,7 +377,7 @@ def _slow_call_losses(components: pd.DataFrame, configs: dict[str, Any],
             continue
         components.loc[i, "lease_put_p99"] = p99
         components.loc[i, "slow_call_losses_per_day"] = renew_cycle_loss(
-            cfg, latency).losses_per_day
+            cfg, latency, get_latency=get_latency).losses_per_day
 
 
 # ------------------------------------------------------------------------------ APF levels
