@@ -381,3 +381,16 @@ def test_random_background_latency_barely_moves_the_episode_losses():
                             np.random.default_rng(21), background=stats.expon(scale=0.05))
     p, se = sim.loss_probability()
     assert abs(exact - p) < max(0.005, 4 * se)
+
+
+def test_separate_get_latency_agrees_with_the_oracle():
+    put, get = stats.lognorm(s=1.0, scale=1.5), stats.expon(scale=3.0)
+    exact = renew_cycle_loss(SCHEDULER, CallLatency.from_distribution(put),
+                             get_latency=CallLatency.from_distribution(get))
+    sim = simulate_renew_cycles(SCHEDULER, put, 200_000, np.random.default_rng(17),
+                                get_latency=get)
+    p, se = sim.loss_probability()
+    assert abs(exact.loss_probability_per_cycle - p) < max(0.005, 4 * se)
+    # tau = RD/2: p = P(PUT > 5) * P(GET + PUT >= 5); the GET's law enters only there
+    assert exact.loss_probability_per_cycle > renew_cycle_loss(
+        SCHEDULER, CallLatency.from_distribution(put)).loss_probability_per_cycle

@@ -105,10 +105,12 @@ class _Calls:
         self.tau = _timeout(cfg)
         self.mode = mode
         self.episode_latency = episode_latency
+        self.get_latency: Sampler | None = None
 
     def run(self, send: np.ndarray, deadline: np.ndarray, start: np.ndarray,
-            end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            end: np.ndarray, kind: str = "update") -> tuple[np.ndarray, np.ndarray]:
         """One call per entry, sent at ``send``; returns ``(ok, returned)``."""
+        sampler = self.get_latency if kind == "get" and self.get_latency else self.latency
         n = send.size
         limit = np.minimum(send + self.tau, deadline)
         now = send.copy()
@@ -120,7 +122,7 @@ class _Calls:
             if idx.size == 0:
                 break
             t = now[idx]
-            trip = self.latency(self.rng, idx.size)
+            trip = sampler(self.rng, idx.size)
             action = t + trip / 2.0
             inside = (action >= start[idx]) & (action < end[idx])
             rejected = self.rng.random(idx.size) < self.rejection
@@ -175,7 +177,7 @@ def _attempt(calls: _Calls, s: np.ndarray, deadline: np.ndarray, start: np.ndarr
     slow = ~ok & (returned < deadline)
     if slow.any():
         i = np.flatnonzero(slow)
-        got, at = calls.run(returned[i], deadline[i], start[i], end[i])
+        got, at = calls.run(returned[i], deadline[i], start[i], end[i], kind="get")
         returned[i] = at
         j = i[got & (at < deadline[i])]
         if j.size:
@@ -218,6 +220,7 @@ def simulate_renew_cycles(
     rejection_delay: Any = None,
     retry_after: float = 1.0,
     max_retries: int = 10,
+    get_latency: Any = None,
 ) -> CycleSimulation:
     """Simulate independent renew cycles whose every call draws a random latency.
 
@@ -237,6 +240,8 @@ def simulate_renew_cycles(
     retry_after : float
         Seconds slept before a retry.
     max_retries : int
+    get_latency : float, sampler or scipy frozen distribution, optional
+        Round trip of a served GET (the slow path); default ``latency``.
 
     Returns
     -------
@@ -250,6 +255,8 @@ def simulate_renew_cycles(
     calls = _Calls(cfg, rng, _sampler(latency), rejection=float(rejection),
                    rejection_delay=delay, retry_after=float(retry_after),
                    max_retries=int(max_retries))
+    if get_latency is not None:
+        calls.get_latency = _sampler(get_latency)
     never = np.full(n, np.inf)
     renewed, returned = _cycles(calls, float(cfg.retry_period), float(cfg.renew_deadline),
                                 np.zeros(n), never, never)
