@@ -11,11 +11,12 @@ NOTEBOOKS := $(wildcard notebooks/*.ipynb)
 SANITIZE  := $(wildcard notebooks/sanitize.cfg)
 NBVAL_FLAGS := --nbval --nbval-current-env $(if $(SANITIZE),--nbval-sanitize-with $(SANITIZE))
 
-.PHONY: help test figures lint format bench lab clean
+.PHONY: help test test-fast figures lint format bench lab clean
 
 help:
-	@echo "make figures  run every notebook headless and write figures/"
-	@echo "make test     unit tests, then the notebooks checked by nbval"
+	@echo "make figures    run every notebook headless and write figures/"
+	@echo "make test       unit tests, then the notebooks checked by nbval"
+	@echo "make test-fast  unit tests only: no notebooks, no browser, no slow tests"
 	@echo "make lint     ruff check"
 	@echo "make format   ruff format (rewrites files)"
 	@echo "make bench    benchmarks/run.py"
@@ -38,6 +39,12 @@ $(STAMP_NOTEBOOKS): pyproject.toml | $(BIN)/python
 test: $(STAMP_DEV)
 	HA_TOOLKIT_FIGURES=$$(mktemp -d) $(BIN)/python -m pytest tests \
 		$(if $(NOTEBOOKS),$(NBVAL_FLAGS) notebooks/) || [ $$? -eq 5 ]
+
+# The quick loop while editing: the unit tests without the notebooks (no nbval), without
+# the browser test and without the tests marked slow; -x stops at the first failure.
+test-fast: $(STAMP_DEV)
+	HA_TOOLKIT_SKIP_BROWSER=1 HA_TOOLKIT_FIGURES=$$(mktemp -d) $(BIN)/python -m pytest tests \
+		-x -q -m "not slow and not browser" || [ $$? -eq 5 ]
 
 figures: $(STAMP_NOTEBOOKS)
 	$(BIN)/ha-toolkit figures

@@ -14,6 +14,10 @@ and mean wait of accepted customers against the exact M/M/c/K values
 (``ha_toolkit.apiserver.queues.mmck``), with 99.9 % batch-means intervals (20 batches,
 Student t).
 
+A closed-loop section then times ``N`` clients with exponential think and service times on
+one level (one queue, and 8 queues with hands of 2) and checks throughput and mean wait
+against the machine-repairman model M/M/c//N (finite-source balance equations, exact).
+
 Run: ``python benchmarks/bench_des.py [--horizon 100000] [--ciw-horizon 20000] [--seed 7]``.
 Not a test: it prints tables and exits 0.
 """
@@ -27,7 +31,7 @@ import time
 import numpy as np
 from scipy import stats
 
-from ha_toolkit.apiserver.des import Flow, LevelConfig, simulate_level
+from ha_toolkit.apiserver.des import ClosedFlow, Flow, LevelConfig, simulate_level
 from ha_toolkit.apiserver.queues import mmck
 
 C, K, LOAD = 10, 30, 9.5  # servers, capacity, offered load (mu = 1)
@@ -86,6 +90,40 @@ def run_ciw(horizon: float, seed: int) -> dict:
     }
 
 
+N_CLIENTS, THINK = 30, 2.0  # closed loop: clients, mean think time (service mean 1)
+
+
+def machine_repairman(n: int, c: int, lam: float, mu: float) -> tuple[float, float]:
+    """M/M/c//n throughput and mean wait, from p_k ~ n!/(n-k)! (lam/mu)^k / servers(k)."""
+    a = lam / mu
+    logs = []
+    for k in range(n + 1):
+        servers = math.lgamma(k + 1) if k <= c else math.lgamma(c + 1) + (k - c) * math.log(c)
+        logs.append(math.lgamma(n + 1) - math.lgamma(n - k + 1) + k * math.log(a) - servers)
+    top = max(logs)
+    p = np.exp(np.array(logs) - top)
+    p /= p.sum()
+    k = np.arange(n + 1)
+    throughput = float((np.minimum(k, c) * p).sum() * mu)
+    return throughput, float((np.maximum(k - c, 0) * p).sum() / throughput)
+
+
+def run_closed(horizon: float, seed: int, queues: int, hand: int) -> dict:
+    level = LevelConfig(C, queues, hand, N_CLIENTS, math.inf)
+    flow = ClosedFlow("clients", N_CLIENTS, 1.0, think_time=THINK,
+                      service_distribution="exponential", think_distribution="exponential")
+    start = time.perf_counter()
+    result = simulate_level(level, [flow], horizon, np.random.default_rng(seed),
+                            warmup=0.05 * horizon)
+    seconds = time.perf_counter() - start
+    return {
+        "customers": result.requests,
+        "seconds": seconds,
+        "throughput": result.confidence_interval("throughput", CONF, BATCHES),
+        "mean wait": result.confidence_interval("mean_wait", CONF, BATCHES),
+    }
+
+
 def best(runs: list[dict]) -> dict:
     return max(runs, key=lambda r: r["customers"] / r["seconds"])
 
@@ -132,6 +170,28 @@ def main() -> int:
             ok = abs(mean - model[measure]) <= half
             print(f"| {name} | {measure} | {model[measure]:.5f} | {mean:.5f} | {half:.5f} | "
                   f"{'yes' if ok else 'NO'} |")
+    print()
+    closed = {
+        "DES, closed loop, one queue": lambda k: run_closed(args.horizon / 5, args.seed + k,
+                                                            1, 1),
+        "DES, closed loop, 8 queues, hand 2": lambda k: run_closed(args.horizon / 5,
+                                                                   args.seed + k, 8, 2),
+    }
+    x, wq = machine_repairman(N_CLIENTS, C, 1 / THINK, 1.0)
+    print(f"## Closed loop: {N_CLIENTS} clients, think {THINK:g} s, service 1 s, {C} seats "
+          f"(M/M/{C}//{N_CLIENTS}: throughput {x:.5f}/s, mean wait {wq:.5f} s)")
+    print()
+    print("| simulator | customers per second | measure | exact | simulated | CI half-width "
+          "| inside |")
+    print("|---|---|---|---|---|---|---|")
+    for name, run in closed.items():
+        r = best([run(k) for k in range(args.repeat)])
+        rate = r["customers"] / r["seconds"]
+        for measure, exact in (("throughput", x), ("mean wait", wq)):
+            mean, half = r[measure]
+            ok = abs(mean - exact) <= half
+            print(f"| {name} | {rate:,.0f} | {measure} | {exact:.5f} | {mean:.5f} | "
+                  f"{half:.5f} | {'yes' if ok else 'NO'} |")
     print()
     return 0
 

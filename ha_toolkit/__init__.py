@@ -7,7 +7,8 @@ cross-checked against an event-level simulation.
 Modules
 -------
 durations
-    ``parse_duration``: "15s", "1m30s", "500ms", a timedelta or seconds -> float seconds.
+    ``parse_duration``: "15s", "1m30s", "500ms", "1d", a timedelta or seconds -> seconds;
+    ``parse_rate``: "3000/s", "50/min" or a number -> per second.
 distribution
     Random durations on a lattice and their algebra (the result type of the timing models).
 election
@@ -19,8 +20,10 @@ availability
     Steady-state availability of a control plane, composed component by component.
 audit
     What a real cluster's leases, manifests and metrics imply.
-sweep, widgets, plotting, figures, cli
-    Parameter sweeps on any executor, notebook explorers, the figures pipeline, the CLI.
+sweep, widgets, plotting, tables, progress, figures, cli
+    Parameter sweeps on any executor, notebook explorers, figures, tables for people
+    (readable headers, units, significant digits), progress bars, the figures pipeline,
+    the CLI.
 """
 
 from ha_toolkit.durations import parse_duration

@@ -18,7 +18,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -235,6 +235,8 @@ def run_figures(
     in_place: bool = False,
     figures_dir: str | os.PathLike[str] | None = None,
     timeout: float = 600.0,
+    progress: bool = False,
+    on_run: Callable[[NotebookRun], None] | None = None,
 ) -> list[NotebookRun]:
     """Execute the notebooks in name order; they write their figures.
 
@@ -251,6 +253,12 @@ def run_figures(
         ``$HA_TOOLKIT_FIGURES`` if set, else ``figures/`` beside ``notebooks/``.
     timeout : float, default 600
         Seconds allowed per cell.
+    progress : bool, default False
+        Show a :mod:`tqdm.auto` progress bar over the notebooks (needs tqdm, of the
+        ``notebooks`` extra).
+    on_run : callable, optional
+        Called with each :class:`NotebookRun` as soon as its notebook finishes, e.g. to
+        print a line per notebook.
 
     Returns
     -------
@@ -264,7 +272,6 @@ def run_figures(
     NotebookError
         When a notebook fails (the later ones are not run).
     """
-    import nbformat
 
     folder = Path(notebooks_dir) if notebooks_dir is not None else notebooks_directory()
     paths = select_notebooks(folder, only)
@@ -276,20 +283,36 @@ def run_figures(
     figures = Path(figures_dir).resolve()
     env = {**os.environ, "MPLBACKEND": "Agg", FIGURES_ENV: str(figures)}
     env.setdefault("PYTHONHASHSEED", "0")
+    from ha_toolkit.progress import progress_bar
+
     runs = []
-    for path in paths:
-        before = _snapshot(figures)
-        start = time.perf_counter()
-        nb = execute_notebook(path, timeout=timeout, env=env)
-        seconds = time.perf_counter() - start
-        after = _snapshot(figures)
-        written = tuple(sorted(name for name, stamp in after.items() if before.get(name) != stamp))
-        stored = False
-        if in_place:
-            text = nbformat.writes(nb)
-            text += "" if text.endswith("\n") else "\n"
-            if path.read_text(encoding="utf-8") != text:
-                path.write_text(text, encoding="utf-8")
-                stored = True
-        runs.append(NotebookRun(path=path, seconds=seconds, figures=written, stored=stored))
+    with progress_bar(len(paths), progress, desc="notebooks") as bar:
+        for path in paths:
+            run = _run_one(path, figures, env, timeout=timeout, in_place=in_place)
+            runs.append(run)
+            bar.update(1)
+            if on_run is not None:
+                on_run(run)
     return runs
+
+
+def _run_one(
+    path: Path, figures: Path, env: Mapping[str, str], *, timeout: float, in_place: bool
+) -> NotebookRun:
+    """Execute one notebook; which figure files it wrote; store its outputs if asked."""
+    import nbformat
+
+    before = _snapshot(figures)
+    start = time.perf_counter()
+    nb = execute_notebook(path, timeout=timeout, env=env)
+    seconds = time.perf_counter() - start
+    after = _snapshot(figures)
+    written = tuple(sorted(name for name, stamp in after.items() if before.get(name) != stamp))
+    stored = False
+    if in_place:
+        text = nbformat.writes(nb)
+        text += "" if text.endswith("\n") else "\n"
+        if path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+            stored = True
+    return NotebookRun(path=path, seconds=seconds, figures=written, stored=stored)

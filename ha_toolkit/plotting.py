@@ -41,6 +41,7 @@ __all__ = [
     "figures_directory",
     "find_repo_root",
     "plot_cdf",
+    "place_legend",
     "plot_heatmap",
     "save_figure",
     "style",
@@ -139,6 +140,7 @@ def plot_cdf(
     points: int = 600,
     xlabel: str = "time (s)",
     title: str | None = None,
+    legend: str = "right",
 ) -> Any:
     """Plot the CDFs of several duration distributions and mark their quantiles.
 
@@ -159,12 +161,17 @@ def plot_cdf(
         Label of the horizontal axis.
     title : str, optional
         Title of the Axes.
+    legend : {"right", "best", "none"}, default "right"
+        Where the legend goes: beside the Axes, off the curves; ``"best"`` lets
+        matplotlib choose a place inside (it may cover a curve); ``"none"`` draws none.
 
     Returns
     -------
     matplotlib.axes.Axes
         The Axes drawn on.
     """
+    if legend not in _LEGEND_PLACES:
+        raise ValueError(f"legend must be one of {', '.join(_LEGEND_PLACES)}; got {legend!r}")
     if not dists:
         raise ValueError("dists must hold at least one distribution")
     qs = [float(q) for q in quantiles]
@@ -174,7 +181,9 @@ def plot_cdf(
     if points < 2:
         raise ValueError(f"points must be at least 2, got {points!r}")
     with _drawing_style(ax):
-        return _draw_cdf(_new_axes(ax), dists, qs, points, xlabel, title)
+        ax = _draw_cdf(_new_axes(ax), dists, qs, points, xlabel, title)
+        place_legend(ax, legend)
+        return ax
 
 
 def _draw_cdf(
@@ -208,8 +217,38 @@ def _draw_cdf(
     ax.set_ylabel("probability (CDF)")
     if title is not None:
         ax.set_title(title)
-    ax.legend(loc="best")
     return ax
+
+
+#: Legend placements of :func:`place_legend`.
+_LEGEND_PLACES = ("right", "best", "none")
+
+
+def place_legend(ax: Any, where: str = "right", **kwargs: Any) -> Any:
+    """Put an Axes' legend off its curves, beside the Axes (``"right"``).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    where : {"right", "best", "none"}, default "right"
+        ``"best"`` is matplotlib's choice inside the Axes; ``"none"`` removes the legend.
+    **kwargs
+        Passed to :meth:`matplotlib.axes.Axes.legend` (e.g. ``ncol``).
+
+    Returns
+    -------
+    matplotlib.legend.Legend or None
+    """
+    if where not in _LEGEND_PLACES:
+        raise ValueError(f"where must be one of {', '.join(_LEGEND_PLACES)}; got {where!r}")
+    if where == "none":
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+        return None
+    if where == "best":
+        return ax.legend(loc="best", **kwargs)
+    # beside the Axes; constrained layout makes room for it (and settles within one draw)
+    return ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), **kwargs)
 
 
 def _pct(q: float) -> str:
@@ -231,11 +270,16 @@ def plot_heatmap(
     y: str,
     value: str,
     ax: Any = None,
-    fmt: str | Callable[[float], str] = "{:.3g}",
+    fmt: str | Callable[[float], str] | None = None,
     *,
     cmap: str = "viridis",
     colorbar_label: str | None = None,
     title: str | None = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    log: bool = False,
+    missing: str = "n/a",
+    note: str | None = None,
 ) -> Any:
     """Draw an annotated heatmap from a tidy DataFrame.
 
@@ -247,17 +291,30 @@ def plot_heatmap(
         Columns giving the horizontal and vertical coordinates (sorted ascending; y grows
         upwards).
     value : str
-        Column holding the cell values; NaN cells are left blank and annotated "n/a".
+        Column holding the cell values; NaN cells are left blank and annotated with
+        ``missing``.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; a new figure is made when omitted.
-    fmt : str or callable, default "{:.3g}"
+    fmt : str or callable, optional
         Format of the annotations: a ``str.format`` pattern or a function of the value.
+        Default ``"{:.3g}"``, or two significant digits (``1.8e-10``) with ``log``.
     cmap : str, default "viridis"
         Colour map.
     colorbar_label : str, optional
-        Label of the colour bar (defaults to ``value``).
+        Label of the colour bar (defaults to the readable ``value``).
     title : str, optional
         Title of the Axes.
+    xlabel, ylabel : str, optional
+        Axis labels; by default the column names made readable (``hand_size`` -> "hand
+        size").
+    log : bool, default False
+        Colour on a logarithmic scale (for probabilities spanning many decades): the
+        colour bar is labelled in the values themselves (1e-10, 1e-5, ...), not in
+        exponents, and the cells show the values. Needs positive values.
+    missing : str, default "n/a"
+        Text of the NaN cells, e.g. "invalid".
+    note : str, optional
+        A line under the Axes, e.g. what the blank cells mean.
 
     Returns
     -------
@@ -272,48 +329,86 @@ def plot_heatmap(
     if frame.duplicated([x, y]).any():
         raise ValueError(f"frame has more than one row for some ({x}, {y}) cell")
     table = frame.pivot(index=y, columns=x, values=value).sort_index(axis=0).sort_index(axis=1)
+    if (
+        log
+        and not (table.to_numpy(dtype=float)[np.isfinite(table.to_numpy(dtype=float))] > 0).all()
+    ):
+        raise ValueError(f"log=True needs positive values in {value!r}")
+    if fmt is None:
+        fmt = _two_digits if log else "{:.3g}"
     formatter = fmt.format if isinstance(fmt, str) else fmt
+    from ha_toolkit.tables import readable
+
+    labels = (
+        readable(x) if xlabel is None else xlabel,
+        readable(y) if ylabel is None else ylabel,
+        readable(value) if colorbar_label is None else colorbar_label,
+    )
     with _drawing_style(ax):
-        return _draw_heatmap(
-            _new_axes(ax), table, x, y, value, formatter, cmap, colorbar_label, title
-        )
+        ax = _draw_heatmap(_new_axes(ax), table, formatter, cmap, labels, title, log, missing)
+        if note is not None:
+            ax.annotate(
+                note,
+                xy=(0.0, 0.0),
+                xycoords="axes fraction",
+                xytext=(0.0, -40.0),
+                textcoords="offset points",
+                ha="left",
+                va="top",
+                fontsize=8,
+                color="0.3",
+                annotation_clip=False,
+            )
+        return ax
+
+
+def _two_digits(value: float) -> str:
+    from ha_toolkit.tables import significant
+
+    return significant(value, 2)
 
 
 def _draw_heatmap(
     ax: Any,
     table: Any,
-    x: str,
-    y: str,
-    value: str,
     formatter: Callable[[float], str],
     cmap: str,
-    colorbar_label: str | None,
+    labels: tuple[str, str, str],
     title: str | None,
+    log: bool,
+    missing: str,
 ) -> Any:
+    from matplotlib.colors import LogNorm
+
     data = table.to_numpy(dtype=float)
     masked = np.ma.masked_invalid(data)
     nx, ny = data.shape[1], data.shape[0]
-    mesh = ax.pcolormesh(np.arange(nx + 1), np.arange(ny + 1), masked, cmap=cmap, shading="flat")
     finite = data[np.isfinite(data)]
-    mid = 0.5 * (finite.min() + finite.max()) if finite.size else 0.0
+    norm = LogNorm(vmin=finite.min(), vmax=finite.max()) if log and finite.size else None
+    mesh = ax.pcolormesh(
+        np.arange(nx + 1), np.arange(ny + 1), masked, cmap=cmap, norm=norm, shading="flat"
+    )
+    shade = np.log10(data) if log else data  # the text colour follows the colour scale
+    finite_shade = shade[np.isfinite(shade)]
+    mid = 0.5 * (finite_shade.min() + finite_shade.max()) if finite_shade.size else 0.0
     for i in range(ny):
         for j in range(nx):
             v = data[i, j]
             if np.isfinite(v):
                 # viridis-like maps are dark at the low end: light text there
-                color = "white" if v < mid else "black"
+                color = "white" if shade[i, j] < mid else "black"
                 text = formatter(float(v))
             else:
-                color, text = "0.45", "n/a"
+                color, text = "0.45", missing
             ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=8, color=color)
     ax.set_xticks(np.arange(nx) + 0.5, [_tick(v) for v in table.columns])
     ax.set_yticks(np.arange(ny) + 0.5, [_tick(v) for v in table.index])
     ax.set_xlim(0, nx)
     ax.set_ylim(0, ny)
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
+    ax.set_xlabel(labels[0])
+    ax.set_ylabel(labels[1])
     ax.grid(False)
-    ax.figure.colorbar(mesh, ax=ax, label=colorbar_label if colorbar_label else value)
+    ax.figure.colorbar(mesh, ax=ax, label=labels[2])
     if title is not None:
         ax.set_title(title)
     return ax
@@ -471,8 +566,13 @@ def save_figure(
     png, svg = out / f"{name}.png", out / f"{name}.svg"
     with style():
         dpi = float(mpl.rcParams["savefig.dpi"])
-        # constrained layout settles over a draw: draw once so both files see the same layout
+        # Constrained layout settles over draws (a legend beside the Axes needs a second
+        # one), and would re-run, drifting by fractions of a point, at every file written:
+        # settle it, then freeze it, so both files and any later save see the same layout.
         fig.draw_without_rendering()
+        fig.draw_without_rendering()
+        if fig.get_layout_engine() is not None:
+            fig.set_layout_engine("none")
         _write_if_changed(png, _render(fig, "png", dpi, {"Software": None}))
         _write_if_changed(svg, _render(fig, "svg", dpi, {"Date": None, "Creator": None}))
     if close:

@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ha_toolkit.progress import progress_bar
+
 __all__ = [
     "SweepError",
     "grid_points",
@@ -208,49 +210,6 @@ def _run_point(
             "return metrics under other names"
         )
     return dict(result)
-
-
-def progress_bar(total: int, enabled: bool, desc: str | None = None) -> Any:
-    """A :func:`tqdm.auto.tqdm` bar, or a silent stand-in when ``enabled`` is false.
-
-    In JupyterLab the bar is a widget, in a terminal a line of text. tqdm comes with the
-    ``notebooks`` extra; it is imported only when a bar is asked for.
-
-    Parameters
-    ----------
-    total : int
-        Number of steps.
-    enabled : bool
-        Show the bar.
-    desc : str, optional
-        Label in front of the bar.
-
-    Returns
-    -------
-    object
-        Has ``update(n)`` and ``close()`` and works as a context manager.
-    """
-    if not enabled:
-        return _NoBar()
-    try:
-        from tqdm.auto import tqdm
-    except ImportError as exc:  # pragma: no cover - tqdm ships with the notebooks extra
-        raise ImportError('progress=True needs tqdm: pip install "ha-toolkit[notebooks]"') from exc
-    return tqdm(total=total, desc=desc)
-
-
-class _NoBar:
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self) -> _NoBar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def sweep(

@@ -31,3 +31,12 @@ def assert_usage_error(capsys, *argv, match=None):
     if match is not None:
         assert match in lines[0]
     return lines[0]
+
+
+ENVELOPE = ("inputs", "version")
+
+
+def answer(obj):
+    """The answer of a ``--json`` object: everything but its ``inputs`` and ``version``."""
+    assert list(obj)[-2:] == list(ENVELOPE), list(obj)
+    return {key: value for key, value in obj.items() if key not in ENVELOPE}

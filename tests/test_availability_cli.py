@@ -7,9 +7,15 @@ import math
 from fractions import Fraction
 
 import pytest
-from cli_helpers import run
+from cli_helpers import answer, run
 
-KEYS = ["availability", "nines", "downtime_per_year", "downtime_per_month"]
+KEYS = [
+    "availability",
+    "nines",
+    "downtime_per_year",
+    "downtime_per_month",
+    "replica_availability",
+]
 
 
 def exact_tier(replicas: int, needed: int, mtbf: int, mttr: int) -> Fraction:
@@ -48,13 +54,15 @@ def test_json_matches_the_binomial(capsys, argv, replicas, needed, mtbf, mttr):
     code, out, err = run(capsys, "availability", *argv, "--json")
     assert code == 0 and err == ""
     obj = json.loads(out)
-    assert list(obj) == KEYS
+    assert list(answer(obj)) == KEYS
     exact = exact_tier(replicas, needed, mtbf, mttr)
     u = float(1 - exact)
     assert obj["availability"] == pytest.approx(float(exact), abs=1e-12)
     assert obj["nines"] == pytest.approx(-math.log10(u), rel=1e-9)
     assert obj["downtime_per_year"] == pytest.approx(u * 365 * 86400, rel=1e-9)
     assert obj["downtime_per_month"] == pytest.approx(u * 30 * 86400, rel=1e-9)
+    assert obj["replica_availability"] == pytest.approx(mtbf / (mtbf + mttr), rel=1e-12)
+    assert obj["inputs"] == {"replicas": replicas, "quorum": needed, "mtbf": mtbf, "mttr": mttr}
 
 
 def test_json_with_instant_repair(capsys):
@@ -63,11 +71,12 @@ def test_json_with_instant_repair(capsys):
     )
     assert code == 0
     obj = json.loads(out)  # strict JSON: no Infinity
-    assert obj == {
+    assert answer(obj) == {
         "availability": 1.0,
         "nines": None,
         "downtime_per_year": 0.0,
         "downtime_per_month": 0.0,
+        "replica_availability": 1.0,
     }
 
 

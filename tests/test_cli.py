@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import assert_usage_error, run, run_json
 
+import ha_toolkit
 from ha_toolkit.cli import main
 
 KEYS = ["mean", "std", "p50", "p90", "p99", "min", "max"]
@@ -18,8 +19,13 @@ KEYS = ["mean", "std", "p50", "p90", "p99", "min", "max"]
 
 def test_failover_json_has_exactly_the_contract_keys(capsys):
     obj = run_json(capsys, "failover", "--preset", "kube-scheduler")
-    assert list(obj) == KEYS
-    assert all(isinstance(v, float) for v in obj.values())
+    # the answer's keys first, then what it was computed from and the model version
+    assert list(obj) == [*KEYS, "inputs", "version"]
+    assert all(isinstance(obj[key], float) for key in KEYS)
+    assert obj["version"] == ha_toolkit.__version__
+    assert obj["inputs"]["preset"] == "kube-scheduler"
+    assert obj["inputs"]["lease_duration"] == 15.0
+    assert obj["inputs"]["scenario"] == "crash"
     assert obj["min"] <= obj["p50"] <= obj["p90"] <= obj["p99"] <= obj["max"]
 
 
@@ -133,8 +139,11 @@ def test_explicit_durations_override_the_preset(capsys):
         "4",
     )
     plain = run_json(capsys, "failover", "--preset", "kube-scheduler")
-    assert from_preset == explicit
-    assert from_preset != plain
+    assert {k: from_preset[k] for k in KEYS} == {k: explicit[k] for k in KEYS}
+    assert from_preset["inputs"]["preset"] == "kube-scheduler"
+    assert explicit["inputs"]["preset"] is None
+    assert from_preset["inputs"]["retry_period"] == explicit["inputs"]["retry_period"] == 1.0
+    assert {k: from_preset[k] for k in KEYS} != {k: plain[k] for k in KEYS}
 
 
 def test_failover_table_is_readable_and_aligned(capsys):
@@ -145,7 +154,8 @@ def test_failover_table_is_readable_and_aligned(capsys):
     assert [r.split()[0] for r in rows] == KEYS
     assert len({len(r) for r in rows}) == 1  # right-aligned numbers
     json_obj = run_json(capsys, "failover", "--preset", "openshift")
-    assert float(rows[4].split()[1]) == pytest.approx(json_obj["p99"], abs=5e-4)
+    # four significant digits
+    assert float(rows[4].split()[1]) == pytest.approx(json_obj["p99"], rel=5e-4)
 
 
 def test_client_go_validation_message(capsys):
@@ -226,7 +236,8 @@ def test_presets_json_and_table(capsys):
     assert code == 0 and err == ""
     lines = out.splitlines()
     assert lines[0].split()[0] == "preset"
-    assert len(lines) == 2 + len(obj)
+    assert obj["version"] == ha_toolkit.__version__ and obj["inputs"] == {}
+    assert len(lines) == 2 + len(obj) - 2
     assert any(line.split()[:4] == ["openshift", "137", "107", "26"] for line in lines)
 
 
@@ -259,7 +270,7 @@ def test_console_script():
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert list(json.loads(done.stdout)) == KEYS
+    assert list(json.loads(done.stdout)) == [*KEYS, "inputs", "version"]
     bad = subprocess.run(
         [
             script,

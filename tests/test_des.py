@@ -96,17 +96,19 @@ def test_lingering_seats_loss_system_is_erlang_b_of_the_holding_time():
     assert np.nanmax(r.wait[served]) == 0.0  # nobody ever waits in a loss system
 
 
-def test_fair_path_with_one_queue_equals_the_fifo_path_exactly():
+def test_queue_set_with_one_queue_equals_the_fifo_path_exactly():
+    """The fixed-point queue set with one queue decides exactly as the FIFO fast path."""
     level = LevelConfig(3, 1, 1, 4, 2.0)
     flows = (Flow("a", 2.0, 1.0), Flow("b", 1.0, 0.5, seats={1: 0.5, 2: 0.5}))
-    reqs = des._generate(level, flows, 3000.0, 3.0, np.array([2.0, 1.0]),
+    reqs = des._generate(level, list(enumerate(flows)), 3000.0, np.array([2.0, 1.0]),
                          np.random.default_rng(6))
     hands = np.zeros((2, 1), dtype=np.int64)
-    fifo = des._run_fifo(level, reqs, 0.0, 3000.0)
-    fair = des._run_fair(level, reqs, hands, 0.0, 3000.0)
-    np.testing.assert_array_equal(fifo[0], fair[0])
-    np.testing.assert_array_equal(fifo[1], fair[1])
-    assert fifo[2] == pytest.approx(fair[2], rel=1e-12)
+    fifo, fifo_busy, _ = des._run_fifo(level, reqs, 0.0, 3000.0)
+    fair, fair_busy, _ = des._QueueSet(level, flows, hands, reqs, np.random.default_rng(0),
+                                       0.0, 3000.0).run()
+    for key in ("outcome", "start_ns", "end_ns"):
+        np.testing.assert_array_equal(fifo[key], fair[key])
+    assert fifo_busy == fair_busy
 
 
 # ------------------------------------------------------------------- the wait limit

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ha_toolkit.durations import parse_duration
+from ha_toolkit.durations import parse_duration, parse_rate
 
 
 @pytest.mark.parametrize(
@@ -35,6 +35,11 @@ from ha_toolkit.durations import parse_duration
         ("2.5", 2.5),
         (" 15s ", 15.0),
         ("1e3", 1000.0),
+        ("1d", 86400.0),  # extension: days and weeks
+        ("1d12h", 129600.0),
+        ("12h1d", 129600.0),
+        ("2w", 14 * 86400.0),
+        ("1.5d", 129600.0),
         (15, 15.0),
         (2.5, 2.5),
         (0, 0.0),
@@ -66,7 +71,12 @@ def test_parses_good_inputs(value, seconds):
         "1m30",  # a trailing number without unit
         "1m 30s",
         "15S",  # units are case-sensitive, as in Go
-        "1d",
+        "\u0661\u0665s",  # Arabic-Indic digits: Go reads ASCII digits only
+        "\uff11\uff15s",  # fullwidth digits
+        "1\u0665",
+        "15s\u00a0",  # a no-break space is not trimmed
+        "1_000s",  # Python's float() accepts underscores; Go does not
+        "1D",
         "--1s",
         "inf",
         "nan",
@@ -100,8 +110,8 @@ def test_message_matches_documented_form():
     with pytest.raises(ValueError) as info:
         parse_duration("15x", name="lease_duration")
     assert str(info.value) == (
-        "invalid lease_duration '15x': expected a duration such as 15s, 1m30s, 500ms "
-        "or a number of seconds"
+        "invalid lease_duration '15x': expected a duration such as 15s, 1m30s, 500ms, 2h, "
+        "1d or a number of seconds"
     )
 
 
@@ -140,3 +150,37 @@ def test_finite_floats_pass_through(x):
 def test_timedelta_matches_total_seconds(td):
     exact = Fraction(td.days * 86400 + td.seconds) + Fraction(td.microseconds, 10**6)
     assert parse_duration(td) == pytest.approx(float(exact), rel=1e-15, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("value", "per_second"),
+    [
+        ("3000/s", Fraction(3000)),
+        ("50/min", Fraction(50, 60)),
+        ("50/m", Fraction(50, 60)),
+        ("10/h", Fraction(10, 3600)),
+        ("10/hour", Fraction(10, 3600)),
+        ("5/d", Fraction(5, 86400)),
+        ("3/sec", Fraction(3)),
+        ("2/500ms", Fraction(4)),
+        ("2/5s", Fraction(2, 5)),
+        ("3/1m30s", Fraction(3, 90)),
+        ("1.5/s", Fraction(3, 2)),
+        ("1e3/s", Fraction(1000)),
+        ("3000", Fraction(3000)),
+        (" 7.5 ", Fraction(15, 2)),
+        (12, Fraction(12)),
+        (0.25, Fraction(1, 4)),
+    ],
+)
+def test_parse_rate(value, per_second):
+    assert parse_rate(value) == float(per_second)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["3000/x", "/s", "3/", "3/0s", "3/-1s", "s/3", "3//s", "\u0663/s", "1_0/s", True, None, "inf"],
+)
+def test_parse_rate_rejects_naming_the_flag(value):
+    with pytest.raises(ValueError, match="--arrival-rate"):
+        parse_rate(value, name="--arrival-rate")

@@ -117,8 +117,10 @@ def test_figures_without_in_place_leave_notebooks_alone(tree, monkeypatch):
     target = tree / "elsewhere"
     monkeypatch.setenv("HA_TOOLKIT_FIGURES", str(target))
     before = (tree / "notebooks" / "01_first.ipynb").read_bytes()
-    runs = run_figures(tree / "notebooks", only="01_*")
+    seen = []
+    runs = run_figures(tree / "notebooks", only="01_*", progress=True, on_run=seen.append)
     assert [r.path.name for r in runs] == ["01_first.ipynb"]
+    assert seen == runs  # each run reported as it finishes
     assert not runs[0].stored
     assert (tree / "notebooks" / "01_first.ipynb").read_bytes() == before
     assert sorted(p.name for p in target.iterdir()) == ["01_a.png", "01_a.svg"]
@@ -142,6 +144,12 @@ def test_cli_figures_reports_each_notebook(tree, capsys, monkeypatch):
     code = main(["figures", "--notebooks", str(tree / "notebooks"), "--only", "02"])
     out = capsys.readouterr().out
     assert code == 0
-    rows = out.splitlines()[2:]
-    assert len(rows) == 1 and rows[0].split()[0] == "02_second.ipynb"
-    assert rows[0].split()[2] == "2"  # PNG and SVG written
+    rows = out.splitlines()
+    assert len(rows) == 2 and rows[0].split()[0] == "02_second.ipynb"
+    assert "2 figure files written" in rows[0]  # PNG and SVG
+    assert rows[1].startswith("done: 1 notebook in ") and "2 figure files written" in rows[1]
+    # a second run rewrites nothing and says so, rather than "0 written"
+    code = main(["figures", "--notebooks", str(tree / "notebooks"), "--only", "02"])
+    rows = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert rows[0].endswith("figures unchanged") and rows[1].endswith("figures unchanged")

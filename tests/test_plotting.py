@@ -206,3 +206,55 @@ def test_find_repo_root_from_a_subdirectory(tmp_path, monkeypatch):
 
 def test_module_exports():
     assert set(plotting.__all__) >= {"plot_cdf", "plot_heatmap", "save_figure", "style"}
+
+
+def test_plot_heatmap_log_scale_labels_cells_and_colour_bar_in_the_values():
+    import math
+
+    from matplotlib.colors import LogNorm
+
+    # probabilities of a squished mouse, 1 elephant: 1 / C(Q, H), over five decades
+    frame = pd.DataFrame(
+        [
+            {"hand_size": h, "queues": q, "probability": 1 / math.comb(q, h)}
+            for q in (32, 64)
+            for h in (4, 6)
+        ]
+    )
+    fig, ax = plt.subplots()
+    plot_heatmap(frame, "hand_size", "queues", "probability", ax=ax, log=True)
+    mesh = ax.collections[0]
+    assert isinstance(mesh.norm, LogNorm)
+    assert mesh.norm.vmin == pytest.approx(1 / math.comb(64, 6))
+    assert mesh.norm.vmax == pytest.approx(1 / math.comb(32, 4))
+    texts = {t.get_text() for t in ax.texts}
+    assert f"{1 / math.comb(32, 4):.1e}".replace("e-0", "e-") in texts  # 2.8e-5
+    assert ax.get_xlabel() == "hand size" and ax.get_ylabel() == "queues"
+    colorbar_axes = fig.axes[1]
+    assert colorbar_axes.get_ylabel() == "probability"
+    with pytest.raises(ValueError, match="positive"):
+        plot_heatmap(frame.assign(probability=0.0), "hand_size", "queues", "probability", log=True)
+
+
+def test_plot_heatmap_names_blank_cells_and_adds_a_note():
+    ax = plot_heatmap(
+        _grid_frame(), "LD", "RP", "v", missing="invalid", note="blank: client-go refuses it"
+    )
+    texts = [t.get_text() for t in ax.texts]
+    assert texts.count("invalid") == 2  # LD 10 at RP 1 and 2
+    assert "blank: client-go refuses it" in texts
+
+
+def test_plot_cdf_legend_sits_beside_the_axes():
+    fig, ax = plt.subplots()
+    with style():
+        plot_cdf(_dists(), ax=ax)
+    fig.draw_without_rendering()
+    legend = ax.get_legend().get_window_extent()
+    assert legend.x0 >= ax.get_window_extent().x1  # off the curves
+    inside = plot_cdf(_dists(), legend="best")
+    inside.figure.draw_without_rendering()
+    assert inside.get_legend().get_window_extent().x1 <= inside.get_window_extent().x1 + 1
+    assert plot_cdf(_dists(), legend="none").get_legend() is None
+    with pytest.raises(ValueError, match="legend must be one of"):
+        plot_cdf(_dists(), legend="left")

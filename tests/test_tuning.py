@@ -458,3 +458,87 @@ def test_preset_positions_agree_with_dominating():
     assert row["better_lease_duration"] == better["lease_duration"]
     assert row["better_p99_failover"] == pytest.approx(better["p99_failover"])
     assert better["max_safe_clock_rate_ratio"] >= 1.25  # at least as safe as 15/(10+2)
+
+
+# ----------------------------------------------------------- zero margin, orders, slack
+SMALL = {
+    "lease_durations": range(4, 13),
+    "renew_deadlines": [2.0, 3.0, 4.0, 6.0, 8.0, 10.0],
+    "retry_periods": [1.0, 2.0],
+}
+
+
+def _brute_margins(allow_zero):
+    """Every valid grid setting meeting the overlap target at ratio 1, by hand."""
+    kept = set()
+    for ld, rd, rp in itertools.product(*SMALL.values()):
+        if not (ld > rd > 1.2 * rp):
+            continue
+        margin = ld - (rd + rp)  # LDrec + 2 l - (RD + RP), latency 0, whole-second LD
+        if margin > 0 or (allow_zero and margin == 0):
+            kept.add((float(ld), rd, rp))
+    return kept
+
+
+@pytest.mark.parametrize("allow_zero", [True, False])
+def test_zero_margin_settings_are_left_out_unless_allowed(allow_zero):
+    from ha_toolkit.election.tuning import Targets, recommend
+
+    found = recommend(Targets(max_p99_failover=60, allow_zero_margin=allow_zero), **SMALL)
+    assert found.feasible_count == len(_brute_margins(allow_zero))
+    margins = found.pareto["overlap_margin"]
+    expected = found.pareto["lease_duration"] - found.pareto["renew_deadline"]
+    expected = expected - found.pareto["retry_period"]
+    np.testing.assert_allclose(margins, expected, atol=1e-12)
+    assert (margins > 0).all() or allow_zero
+
+
+def test_evaluate_fails_a_zero_margin_without_allow_zero_margin():
+    from ha_toolkit.election.tuning import Targets, evaluate
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LeaseOverlapWarning)
+        cfg = ElectionConfig(15, 14, 1)  # 15 = 14 + 1: the deadline meets the takeover
+    assert evaluate(cfg, Targets(allow_zero_margin=True)).passed
+    strict = evaluate(cfg, Targets(allow_zero_margin=False))
+    assert strict.failed == ("max_clock_rate_ratio",)
+    assert strict.metrics["overlap_margin"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("by", "column", "ascending"),
+    [("cost", "requests_per_second", True), ("p99", "p99_failover", True),
+     ("margin", "overlap_margin", False), ("score", "score", True)],
+)  # fmt: skip
+def test_sorted_orders_the_pareto_set(by, column, ascending):
+    from ha_toolkit.election.tuning import Targets, recommend
+
+    found = recommend(Targets(max_p99_failover=60), **SMALL)
+    ordered = found.sorted(by)
+    values = ordered[column].to_numpy()
+    assert list(values) == sorted(values, reverse=not ascending)
+    assert len(ordered) == len(found.pareto)
+    with pytest.raises(ValueError, match="by must be one of"):
+        found.sorted("fast")
+
+
+def test_target_slack_counts_what_each_target_alone_rules_out():
+    from ha_toolkit.election.tuning import Targets, recommend
+
+    targets = Targets(max_p99_failover=15, max_requests_per_second=100)
+    found = recommend(targets, **SMALL)
+    slack = found.target_slack().set_index("target")
+    # the budget of 100 requests per second exceeds every setting's cost: it rules out none
+    assert slack.loc["max_requests_per_second", "excluded"] == 0
+    assert not slack.loc["max_requests_per_second", "binds"]
+    # the failover target: valid overlap-free settings whose p99 exceeds 15 s, by hand
+    others = _brute_margins(allow_zero=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LeaseOverlapWarning)  # zero margins are in the set
+        over = [s for s in others if failover(ElectionConfig(*s), "crash").ppf(0.99) > 15]
+    assert slack.loc["max_p99_failover", "excluded"] == len(over)
+    best = found.pareto.iloc[0]
+    assert slack.loc["max_p99_failover", "slack"] == pytest.approx(15 - best["p99_failover"])
+    assert "not binding (loosening it changes nothing): max_requests_per_second" in (
+        found.binding_text()
+    )

@@ -11,9 +11,11 @@ apf
     API Priority and Fairness: priority levels, concurrency allocation and borrowing,
     seats of a request, and a queueing model of one level.
 shuffle
-    Shuffle sharding: the chance that a flow is squished by heavy ones.
+    Shuffle sharding: the chance that a flow is squished by heavy ones; the API server's
+    dealer and flow hash (which queues a flow gets).
 des
-    Discrete-event model of one priority level (shuffle-sharded queues, fair queuing).
+    Discrete-event model of one priority level in upstream's fixed-point units
+    (shuffle-sharded queues, fair queuing), fed by open and closed-loop flows.
 ciw_check
     The M/M/c/K model against Ciw simulations, by batch means.
 """

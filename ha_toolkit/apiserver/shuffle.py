@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -43,8 +43,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_HASH_BITS",
+    "Dealer",
     "deal_hands",
     "expected_queues_used",
+    "flow_hand",
+    "flow_hash",
     "overlap_probability",
     "required_entropy_bits",
     "squish_probability",
@@ -281,3 +284,166 @@ def squish_table(
     return pd.DataFrame(
         rows, columns=["queues", "hand_size", "elephants", "probability", "overlap_probability"]
     )
+
+
+# ------------------------------------------------------------------------- the dealer
+class Dealer:
+    """The API server's shuffle-sharding dealer (apiserver ``pkg/util/shufflesharding/
+    shufflesharding.go``, ``Dealer``): a hand of distinct queues from a 64-bit hash.
+
+    ``deal(hash)`` reads the hash as a mixed-radix number with digits ``d_i = hash mod
+    (deck - i)`` (then ``hash //= deck - i``), ``i = 0 .. hand-1``; digit ``d_i`` picks the
+    ``d_i``-th card still in the deck, counting from the lowest, in the order the earlier
+    digits were taken out (upstream writes this as incrementing the digit past every
+    earlier digit it reaches, latest first). Cards come out in dealing order, the order
+    the server visits them (``DealIntoHand``).
+
+    Parameters
+    ----------
+    deck_size : int
+        Queues of the level (``1 .. 2**26``).
+    hand_size : int
+        Queues per hand, ``1 <= hand_size <= deck_size``, with
+        ``ceil(log2(deck_size) * hand_size) <= 60`` (:func:`required_entropy_bits`).
+
+    Raises
+    ------
+    ValueError
+        With upstream's ``NewDealer`` messages.
+    """
+
+    def __init__(self, deck_size: int, hand_size: int) -> None:
+        if isinstance(deck_size, bool) or not isinstance(deck_size, int | np.integer):
+            raise ValueError(f"deck_size must be a whole number, got {deck_size!r}")
+        if isinstance(hand_size, bool) or not isinstance(hand_size, int | np.integer):
+            raise ValueError(f"hand_size must be a whole number, got {hand_size!r}")
+        deck, hand = int(deck_size), int(hand_size)
+        if deck <= 0 or hand <= 0:
+            raise ValueError(f"deckSize {deck} or handSize {hand} is not positive")
+        if hand > deck:
+            raise ValueError(f"handSize {hand} is greater than deckSize {deck}")
+        if deck > 1 << 26:
+            raise ValueError(f"deckSize {deck} is impractically large")
+        if required_entropy_bits(deck, hand) > MAX_HASH_BITS:
+            raise ValueError(f"required entropy bits of deckSize {deck} and handSize {hand} "
+                             f"is greater than {MAX_HASH_BITS}")
+        self.deck_size = deck
+        self.hand_size = hand
+
+    def __repr__(self) -> str:
+        return f"Dealer(deck_size={self.deck_size}, hand_size={self.hand_size})"
+
+    def deal(self, hash_value: int) -> tuple[int, ...]:
+        """The hand dealt from one hash value, in dealing order.
+
+        Parameters
+        ----------
+        hash_value : int
+            An unsigned 64-bit value (``0 <= hash_value < 2**64``).
+
+        Returns
+        -------
+        tuple of int
+            ``hand_size`` distinct queue indices.
+        """
+        h = _check_hash_value(hash_value)
+        remaining = list(range(self.deck_size))
+        hand = []
+        for i in range(self.hand_size):
+            h, digit = divmod(h, self.deck_size - i)
+            hand.append(remaining.pop(digit))
+        return tuple(hand)
+
+    def deal_many(self, hash_values: Any) -> np.ndarray:
+        """Hands for many hash values at once (vectorised; the same deal as :meth:`deal`).
+
+        Parameters
+        ----------
+        hash_values : array_like of int
+            Unsigned 64-bit values.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(len(hash_values), hand_size)`` int64 array of queue indices.
+        """
+        hv = np.asarray(hash_values)
+        if hv.ndim != 1 or not (hv.dtype.kind in "ui" or hv.size == 0):
+            raise ValueError("hash_values must be a one-dimensional array of integers")
+        if hv.dtype.kind == "i" and hv.size and int(hv.min()) < 0:
+            raise ValueError("hash_values must be >= 0")
+        h = hv.astype(np.uint64)
+        digits = np.empty((h.size, self.hand_size), dtype=np.int64)
+        for i in range(self.hand_size):
+            base = np.uint64(self.deck_size - i)
+            digits[:, i] = (h % base).astype(np.int64)
+            h = h // base
+        # the digit-th card left in the deck: count past every card dealt before
+        cards = digits.copy()
+        for i in range(1, self.hand_size):
+            c = digits[:, i].copy()
+            taken = np.sort(cards[:, :i], axis=1)
+            for j in range(i):  # lowest first: each taken card at or below c pushes c up
+                c += taken[:, j] <= c
+            cards[:, i] = c
+        return cards
+
+
+def _check_hash_value(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ValueError(f"hash_value must be a whole number, got {value!r}")
+    v = int(value)
+    if not 0 <= v < 1 << 64:
+        raise ValueError(f"hash_value must lie in [0, 2**64), got {value!r}")
+    return v
+
+
+def flow_hash(flow_schema: str, distinguisher: str = "") -> int:
+    """The API server's hash of a flow (``hashFlowID`` in apiserver
+    ``pkg/util/flowcontrol/apf_controller.go``).
+
+    SHA-256 of the FlowSchema name, one zero byte and the flow distinguisher (the user
+    name, the namespace, or empty when the FlowSchema has no distinguisher method); the
+    first 8 bytes of the digest read as a little-endian unsigned 64-bit integer. The server
+    uses it only for levels with more than one queue (otherwise the hash is 0).
+
+    Parameters
+    ----------
+    flow_schema : str
+        The FlowSchema's name.
+    distinguisher : str, default ""
+        The flow distinguisher.
+
+    Returns
+    -------
+    int
+        The hash value, ``0 <= value < 2**64``.
+    """
+    import hashlib
+
+    if not isinstance(flow_schema, str):
+        raise ValueError(f"flow_schema must be a string, got {flow_schema!r}")
+    if not isinstance(distinguisher, str):
+        raise ValueError(f"distinguisher must be a string, got {distinguisher!r}")
+    digest = hashlib.sha256(flow_schema.encode() + b"\0" + distinguisher.encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+def flow_hand(queues: int, hand_size: int, flow_schema: str, distinguisher: str = ""
+              ) -> tuple[int, ...]:
+    """The queues the API server deals a flow: ``Dealer(queues, hand_size).deal(
+    flow_hash(flow_schema, distinguisher))``.
+
+    Parameters
+    ----------
+    queues, hand_size : int
+        The level's queues and hand size.
+    flow_schema, distinguisher : str
+        As in :func:`flow_hash`.
+
+    Returns
+    -------
+    tuple of int
+        The hand in dealing order.
+    """
+    return Dealer(queues, hand_size).deal(flow_hash(flow_schema, distinguisher))

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ha_toolkit.audit.apf_config import apf_audit, read_apf_config, read_apf_metrics
 from ha_toolkit.audit.readers import (
     COMPONENT_DEFAULTS,
     ArtifactWarning,
@@ -143,6 +144,13 @@ class AuditReport:
         Seconds the metrics' counters cover.
     configs : dict of str to ElectionConfig
         The election settings of each component, for further use with the models.
+    probes : pandas.DataFrame or None
+        One row per static pod: detection and recovery times of its kubelet probes and, in
+        ``warnings``, the settings that defeat their purpose
+        (:func:`ha_toolkit.audit.pod_probes.probe_rows`); None without manifests.
+    apf : ApfAudit or None
+        The cluster's own priority-and-fairness configuration joined with its metrics
+        (:func:`~ha_toolkit.audit.apf_config.apf_audit`), when a configuration was given.
     """
 
     components: pd.DataFrame
@@ -152,6 +160,8 @@ class AuditReport:
     notes: tuple[str, ...] = ()
     window: float | None = None
     configs: dict[str, Any] = field(default_factory=dict)
+    probes: pd.DataFrame | None = None
+    apf: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ``components``, ``levels`` and ``load`` as lists of records (NaN ->
@@ -162,14 +172,20 @@ class AuditReport:
                 out.append({k: _plain(v) for k, v in row.items()})
             return out
 
-        return {
+        out = {
             "window": self.window,
             "components": records(self.components),
             "levels": records(self.levels),
             "load": records(self.load),
             "leases": records(self.leases),
+            "probes": [] if self.probes is None else records(self.probes),
             "notes": list(self.notes),
         }
+        if self.apf is not None:
+            out["apf"] = {"levels": records(self.apf.levels),
+                          "sharing": records(self.apf.sharing),
+                          "notes": list(self.apf.notes)}
+        return out
 
     def plot(self, ax: Any = None) -> Any:
         """Utilisation of each limited level at each load factor (bars), 429s annotated.
@@ -388,13 +404,16 @@ def _levels(
     load_factors: Sequence[float],
     notes: list[str],
     request_timeouts: dict[str, list[float]] | None = None,
+    cluster_levels: Sequence[Any] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     from ha_toolkit.apiserver.apf import allocate, default_priority_levels, level_queue
 
-    defaults = {lv.name: lv for lv in default_priority_levels()}
+    # the cluster's own levels when its configuration was read, else the defaults
+    known = tuple(cluster_levels) if cluster_levels else default_priority_levels()
+    defaults = {lv.name: lv for lv in known}
     nominal_default: dict[str, int] = {}
     if server_cl >= 1:
-        alloc = allocate(server_cl=server_cl)
+        alloc = allocate(known, server_cl=server_cl)
         nominal_default = {n: int(v) for n, v in zip(alloc.names, alloc.nominal_cl,
                                                       strict=True)}
     if window is None:
@@ -497,6 +516,7 @@ def audit(
     candidates: int = 3,
     api_latency: float | str = 0.0,
     load_factors: Sequence[float] = LOAD_FACTORS,
+    apf_config: str | os.PathLike[str] | None = None,
 ) -> AuditReport:
     """Read a cluster's artifacts and report what its settings imply.
 
@@ -519,6 +539,12 @@ def audit(
         Round trip of one API call.
     load_factors : sequence of float, default (1, 1.5, 2)
         Multiples of today's arrival rates at which the levels are predicted (each > 0).
+    apf_config : path, optional
+        ``kubectl get flowschemas,prioritylevelconfigurations -o yaml``: the levels are then
+        predicted with the cluster's own settings, and the report gains ``apf``
+        (:func:`~ha_toolkit.audit.apf_config.apf_audit`: limits configured against limits
+        reported, saturation, borrowing, and the flows sharing queues in the
+        leader-election and system levels, nodes taken from the Leases).
 
     Returns
     -------
@@ -534,8 +560,9 @@ def audit(
     """
     from ha_toolkit.election.tuning import Targets
 
-    if leases is None and manifests is None and metrics is None:
-        raise ValueError("give at least one artifact: leases, manifests or metrics")
+    if leases is None and manifests is None and metrics is None and apf_config is None:
+        raise ValueError("give at least one artifact: leases, manifests, metrics or "
+                         "apf_config")
     win = None
     if window is not None:
         win = parse_duration(window, name="window")
@@ -558,6 +585,9 @@ def audit(
         lease_frame = read_leases(leases) if leases is not None else None
         manifest_frame = read_manifests(manifests) if manifests is not None else None
         metric_frame = read_metrics(metrics) if metrics is not None else None
+        apf_cfg = read_apf_config(apf_config) if apf_config is not None else None
+        apf_state = read_apf_metrics(metrics) if (metrics is not None and apf_cfg is not None) \
+            else None
     notes.extend(str(w.message) for w in caught if issubclass(w.category, ArtifactWarning))
     for w in caught:
         if not issubclass(w.category, ArtifactWarning):
@@ -568,13 +598,15 @@ def audit(
         manifest_frame, lease_frame, candidates=int(candidates), api_latency=latency,
         targets=targets, notes=notes, configs=configs,
     )
+    cluster_levels = apf_cfg.levels() if apf_cfg is not None else None
     if metric_frame is not None:
         _slow_call_losses(components, configs, metrics)
         # lease calls of kube-scheduler and kube-controller-manager go to leader-election
         # (FlowSchema system-leader-election), with ?timeout= their lock client's timeout
         lease_timeouts = [cfg.effective_call_timeout for cfg in configs.values()]
         levels, load = _levels(metric_frame, win, server_cl, factors, notes,
-                               {"leader-election": lease_timeouts} if lease_timeouts else None)
+                               {"leader-election": lease_timeouts} if lease_timeouts else None,
+                               cluster_levels)
     else:
         levels = pd.DataFrame(columns=LEVEL_COLUMNS)
         load = pd.DataFrame(columns=LOAD_COLUMNS)
@@ -582,5 +614,17 @@ def audit(
         from ha_toolkit.audit.readers import LEASE_COLUMNS
 
         lease_frame = pd.DataFrame(columns=LEASE_COLUMNS)
+    probes = _probe_frame(manifests) if manifests is not None else None
+    apf = None
+    if apf_cfg is not None:
+        nodes = tuple(lease_frame.loc[lease_frame["namespace"] == "kube-node-lease", "name"])
+        apf = apf_audit(apf_cfg, apf_state, server_cl=max(server_cl, 1), nodes=nodes)
     return AuditReport(components=components, levels=levels, load=load, leases=lease_frame,
-                       notes=tuple(notes), window=win, configs=configs)
+                       notes=tuple(notes), window=win, configs=configs, probes=probes, apf=apf)
+
+
+def _probe_frame(manifests: str | os.PathLike[str]) -> pd.DataFrame:
+    """Kubelet probe timings of the static pods, with their warnings."""
+    from ha_toolkit.audit.pod_probes import PROBE_COLUMNS, probe_rows, read_manifest_probes
+
+    return pd.DataFrame(probe_rows(read_manifest_probes(manifests)), columns=PROBE_COLUMNS)

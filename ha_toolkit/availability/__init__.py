@@ -7,6 +7,9 @@
   :func:`control_plane`, which composes them for a :class:`Topology` under
   :class:`Assumptions` (``data/availability_assumptions.csv``).
 * :mod:`~ha_toolkit.availability.simulate`: the Monte Carlo cross-check.
+* :mod:`~ha_toolkit.availability.probes`: the kubelet's probes (detection of an exit, a
+  refusing and a hung process), restarts with CrashLoopBackOff, the load balancer's window
+  and graceful shutdown; :mod:`~ha_toolkit.availability.simulate_probes` its oracle.
 * :mod:`~ha_toolkit.availability.explore`: sweeps for the notebook and the CLI.
 * :mod:`~ha_toolkit.availability.cascade`: API Priority and Fairness in the leader's renew
   loop (lease losses when the lease calls queue in a loaded priority level).
@@ -30,11 +33,13 @@ from ha_toolkit.availability.blocks import (
 )
 from ha_toolkit.availability.controlplane import (
     COMPONENTS,
+    ApiServerFailures,
     Assumptions,
     HealthCheck,
     Outage,
     Term,
     Topology,
+    api_server_phases,
     api_server_terms,
     assumptions_frame,
     control_plane,
@@ -52,6 +57,7 @@ from ha_toolkit.availability.controlplane import (
 
 __all__ = [
     "COMPONENTS",
+    "ApiServerFailures",
     "SECONDS_PER_MONTH",
     "SECONDS_PER_YEAR",
     "Assumptions",
@@ -62,6 +68,7 @@ __all__ = [
     "Replica",
     "Term",
     "Topology",
+    "api_server_phases",
     "api_server_terms",
     "assumptions_frame",
     "control_plane",

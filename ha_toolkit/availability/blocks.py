@@ -14,18 +14,15 @@ Conventions
 * A year is 365 days (8760 h), a month 30 days: ``99.9 %`` is 8.76 hours a year and
   43.2 minutes a month.
 * Durations accept everything :func:`ha_toolkit.durations.parse_duration` accepts
-  (``"720h"``, ``"30m"``, ``"1h30m"``, a number of seconds, a timedelta) and, in this module
-  only, leading day and week units: ``"30d"``, ``"2w"``, ``"1d12h"`` (see
-  :func:`parse_long_duration`).
+  (``"720h"``, ``"30m"``, ``"1h30m"``, ``"30d"``, ``"2w"``, ``"1d12h"``, a number of
+  seconds, a timedelta).
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-import re
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -60,20 +57,13 @@ SECONDS_PER_YEAR = 365 * 86400.0
 SECONDS_PER_MONTH = 30 * 86400.0
 """Seconds in the 30-day month used for downtime per month."""
 
-_NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"
-_LONG_UNITS = {"w": Decimal(7 * 86400), "d": Decimal(86400)}
-_LONG_RE = re.compile(rf"([+-]?)((?:{_NUMBER}[wd])+)(.*)")
-_LONG_PART_RE = re.compile(rf"({_NUMBER})([wd])")
-
 
 def parse_long_duration(value: DurationLike, name: str = "duration") -> float:
-    """Seconds from a duration that may start with weeks and days.
+    """Seconds from a duration, days and weeks included (``"30d"``, ``"2w"``, ``"1d12h"``).
 
-    Go's ``time.ParseDuration`` (and so :func:`ha_toolkit.durations.parse_duration`) stops
-    at hours. MTBFs are naturally written in days, so this wrapper also accepts leading
-    ``w`` (7 days) and ``d`` (24 hours) components followed by an ordinary Go duration:
-    ``"30d"``, ``"2w"``, ``"1w2d"``, ``"1d12h"``, ``"1.5d"``. A day is always 86 400 s.
-    Everything else goes to :func:`~ha_toolkit.durations.parse_duration` unchanged.
+    Kept for the callers that use it: the toolkit has one duration grammar, and
+    :func:`ha_toolkit.durations.parse_duration` accepts ``d`` (24 h) and ``w`` (7 d) beside
+    Go's units, so this is the same function.
 
     Parameters
     ----------
@@ -87,37 +77,13 @@ def parse_long_duration(value: DurationLike, name: str = "duration") -> float:
     float
         Seconds.
 
-    Raises
-    ------
-    ValueError
-        For malformed or non-finite input; the message names the parameter.
-
     Examples
     --------
     >>> parse_long_duration("30d")
     2592000.0
     >>> parse_long_duration("1d12h")
     129600.0
-    >>> parse_long_duration("720h")
-    2592000.0
     """
-    if isinstance(value, str):
-        match = _LONG_RE.fullmatch(value.strip())
-        if match is not None:
-            sign, head, rest = match.groups()
-            total = sum(
-                (Decimal(n) * _LONG_UNITS[u] for n, u in _LONG_PART_RE.findall(head)),
-                start=Decimal(0),
-            )
-            seconds = float(total)
-            if rest:
-                if rest[0] in "+-":
-                    raise ValueError(f"invalid {name} {value!r}: a sign may only lead the duration")
-                seconds += parse_duration(rest, name=name)
-            seconds = -seconds if sign == "-" else seconds
-            if not math.isfinite(seconds):
-                raise ValueError(f"invalid {name} {value!r}: expected a finite duration")
-            return seconds
     return parse_duration(value, name=name)
 
 

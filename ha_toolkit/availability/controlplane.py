@@ -79,6 +79,17 @@ from ha_toolkit.availability.blocks import (
     quorum,
     up_count_pmf,
 )
+from ha_toolkit.availability.probes import (
+    KUBEADM_LIVENESS,
+    KUBEADM_READINESS,
+    KUBEADM_STARTUP,
+    Probe,
+    Restart,
+    detection,
+    in_pool_window,
+    recovery,
+    serving_again,
+)
 from ha_toolkit.distribution import Distribution, renewal_overshoot
 from ha_toolkit.election.config import ElectionConfig
 from ha_toolkit.election.timing import failover, follower_gap
@@ -89,12 +100,14 @@ if TYPE_CHECKING:
 __all__ = [
     "ASSUMPTIONS_FILE",
     "COMPONENTS",
+    "ApiServerFailures",
     "RESTART_BACKOFF",
     "Assumptions",
     "HealthCheck",
     "Outage",
     "Term",
     "Topology",
+    "api_server_phases",
     "api_server_terms",
     "assumptions_frame",
     "control_plane",
@@ -281,12 +294,134 @@ def _replica(value: Any, name: str) -> Replica:
     raise ValueError(f"invalid {name} {value!r}: expected a Component or a Replica")
 
 
+@dataclass(frozen=True)
+class ApiServerFailures:
+    """How API server processes fail, and how the kubelet and the load balancer react.
+
+    Replaces the assumed constant ``apiserver_mtbf`` / ``apiserver_mttr`` of the process
+    with the kubelet's probes and restart (:mod:`ha_toolkit.availability.probes`).
+
+    Parameters
+    ----------
+    crashes_per_year : float, default 4
+        Process exits (out of memory, panics) per replica and year.
+    hangs_per_year : float, default 1
+        Hangs per replica and year: the process lives but every request and probe times
+        out (deadlock, a stuck etcd client, a machine thrashing).
+    liveness, readiness, startup_probe : Probe
+        The static pod's probes; kubeadm's by default.
+    restart : Restart
+        Start-up, grace period, shutdown delay and back-off of the restart.
+    lb_timeout : duration, default 5 s
+        The load balancer's check timeout: how long its check of a hung server takes.
+    """
+
+    crashes_per_year: float = 4.0
+    hangs_per_year: float = 1.0
+    liveness: Probe = KUBEADM_LIVENESS
+    readiness: Probe | None = KUBEADM_READINESS
+    startup_probe: Probe | None = KUBEADM_STARTUP
+    restart: Restart = field(default_factory=Restart)
+    lb_timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        crashes = _rate(self.crashes_per_year, "crashes_per_year")
+        hangs = _rate(self.hangs_per_year, "hangs_per_year")
+        if crashes + hangs <= 0:
+            raise ValueError("invalid crashes_per_year and hangs_per_year: both are 0; give "
+                             "at least one failure rate > 0")
+        object.__setattr__(self, "crashes_per_year", crashes)
+        object.__setattr__(self, "hangs_per_year", hangs)
+        if not isinstance(self.liveness, Probe):
+            raise ValueError(f"invalid liveness {self.liveness!r}: expected a Probe")
+        for name in ("readiness", "startup_probe"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Probe):
+                raise ValueError(f"invalid {name} {value!r}: expected a Probe or None")
+        if not isinstance(self.restart, Restart):
+            raise ValueError(f"invalid restart {self.restart!r}: expected a Restart")
+        object.__setattr__(self, "lb_timeout", _seconds(self.lb_timeout, "lb_timeout"))
+
+    @property
+    def kinds(self) -> tuple[tuple[str, float], ...]:
+        """``(failure, per year)`` of the two ways a process fails."""
+        return (("exit", self.crashes_per_year), ("hung", self.hangs_per_year))
+
+    def lb_probe(self, health_check: HealthCheck) -> Probe:
+        """The load balancer's check as a probe (its timeout for a hung server)."""
+        return Probe(health_check.interval, max(self.lb_timeout, 1e-9), health_check.threshold)
+
+    def component(self) -> Component:
+        """The process as a component: failures at the summed rate, restored when the
+        restarted server serves again (the mean of
+        :func:`~ha_toolkit.availability.probes.serving_again`, weighted by the rates)."""
+        total = self.crashes_per_year + self.hangs_per_year
+        mttr = sum(rate * _serving_mean(self, kind) for kind, rate in self.kinds) / total
+        return Component(SECONDS_PER_YEAR / total, mttr, "apiserver")
+
+
+@lru_cache(maxsize=64)
+def _serving_mean(failures: ApiServerFailures, kind: str) -> float:
+    return serving_again(failures.liveness, kind, failures.restart).mean()
+
+
+@lru_cache(maxsize=64)
+def _window_mean(failures: ApiServerFailures, lb: Probe, kind: str) -> float:
+    return in_pool_window(lb, kind, failures.liveness, failures.restart).mean()
+
+
+def api_server_phases(
+    failures: ApiServerFailures | None = None, health_check: HealthCheck | None = None
+) -> pd.DataFrame:
+    """Mean seconds of each phase after a crash and after a hang, and the setting behind it.
+
+    Parameters
+    ----------
+    failures : ApiServerFailures, optional
+        Default ``ApiServerFailures()`` (kubeadm's probes).
+    health_check : HealthCheck, optional
+        The load balancer's check; default ``HealthCheck()``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``failure, phase, settings, seconds``: the kubelet's detection, the stop,
+        the back-off, the start-up, the start-up and readiness probes (to Ready), and the
+        load balancer's window (requests failing while the replica is still in the pool).
+    """
+    import pandas as pd
+
+    f = ApiServerFailures() if failures is None else failures
+    hc = HealthCheck() if health_check is None else health_check
+    lb = f.lb_probe(hc)
+    r = f.restart
+    rows = []
+    for kind, _ in f.kinds:
+        det = detection(f.liveness, kind, relist=r.relist).mean()
+        serving = _serving_mean(f, kind)
+        ready = recovery(f.liveness, kind, r, readiness=f.readiness,
+                         startup_probe=f.startup_probe).mean()
+        what = "PLEG relist" if kind == "exit" else "liveness period, timeout, failureThreshold"
+        rows += [
+            (kind, "kubelet detection", what, det),
+            (kind, "stop", "terminationGracePeriodSeconds", r.stop_time(kind)),
+            (kind, "back-off", "recent restarts",
+             max(round(serving - r.startup - det - r.stop_time(kind), 9), 0.0)),
+            (kind, "start-up", "API server start-up", r.startup),
+            (kind, "probes to Ready", "startup and readiness probes", ready - serving),
+            (kind, "failing in the LB pool", "LB interval, fall, timeout",
+             _window_mean(f, lb, kind)),
+        ]
+    return pd.DataFrame(rows, columns=["failure", "phase", "settings", "seconds"])
+
+
 def api_server_terms(
     replicas: int,
     replica: Replica | Component,
     health_check: HealthCheck | None = None,
     *,
     component: str = "API servers",
+    failures: ApiServerFailures | None = None,
 ) -> list[Term]:
     """Request-level unavailability of stateless replicas behind a load balancer.
 
@@ -301,15 +436,34 @@ def api_server_terms(
         once.
     component : str
         Label of the terms.
+    failures : ApiServerFailures, optional
+        The API server process's crashes and hangs, detected and restarted by the
+        kubelet. When given, ``replica`` holds the other units only (machine, etcd
+        member) and the process joins them as :meth:`ApiServerFailures.component`.
 
     Returns
     -------
     list of Term
         ``"all replicas down"`` (``P(M = 0)``) and ``"undetected failures"``
-        (``lambda * P(M >= 2) * E[min(D, R)]``, see the module docstring).
+        (``lambda * P(M >= 2) * E[min(D, R)]``, see the module docstring) of the units of
+        ``replica``; with ``failures`` also ``"crashes in the LB pool"`` and ``"hangs in
+        the LB pool"``: ``lambda_k * P(M >= 2) * E[min(D_lb, H)]`` with the load balancer's
+        detection of that failure and the time until the restarted server serves
+        (:func:`~ha_toolkit.availability.probes.in_pool_window`).
     """
     n = _check_count(replicas, "replicas")
     rep = _replica(replica, "replica")
+    if failures is not None:
+        if not isinstance(failures, ApiServerFailures):
+            raise ValueError(f"invalid failures {failures!r}: expected ApiServerFailures")
+        if health_check is None:
+            raise ValueError("failures need a health_check: the load balancer's check")
+        process_terms = _process_terms(n, rep, health_check, failures, component)
+        full = Replica((*rep.units, failures.component()), rep.name)
+        pmf = up_count_pmf(n, full.unavailability)
+        lam = full.failure_rate
+        terms = [Term(component, "all replicas down", float(pmf[0]), _per_year(lam * pmf[1]))]
+        return terms + _undetected_terms(n, rep, full, health_check, component) + process_terms
     lam = rep.failure_rate
     pmf = up_count_pmf(n, rep.unavailability)
     terms = [Term(component, "all replicas down", float(pmf[0]), _per_year(lam * pmf[1]))]
@@ -320,6 +474,36 @@ def api_server_terms(
         terms.append(
             Term(component, "undetected failures", lam * at_least_two * loss, _per_year(failures))
         )
+    return terms
+
+
+def _undetected_terms(
+    n: int, units: Replica, full: Replica, hc: HealthCheck, component: str
+) -> list[Term]:
+    """The machine's and etcd member's failures seen by the load balancer, with the
+    up-count of the whole replica (process included)."""
+    pmf = up_count_pmf(n, full.unavailability)
+    lam = units.failure_rate
+    loss = hc.expected_undetected(units)
+    up_two = float(pmf[2:].sum())
+    events = lam * float(np.arange(n + 1)[2:] @ pmf[2:])
+    return [Term(component, "undetected failures", lam * up_two * loss, _per_year(events))]
+
+
+def _process_terms(
+    n: int, units: Replica, hc: HealthCheck, f: ApiServerFailures, component: str
+) -> list[Term]:
+    full = Replica((*units.units, f.component()), units.name)
+    pmf = up_count_pmf(n, full.unavailability)
+    up_two = float(pmf[2:].sum())
+    replicas_up = float(np.arange(n + 1)[2:] @ pmf[2:])
+    lb = f.lb_probe(hc)
+    terms = []
+    for kind, per_year in f.kinds:
+        lam = per_year / SECONDS_PER_YEAR
+        label = "crashes in the LB pool" if kind == "exit" else "hangs in the LB pool"
+        cost = _window_mean(f, lb, kind) if lam > 0 else 0.0
+        terms.append(Term(component, label, lam * up_two * cost, per_year * replicas_up))
     return terms
 
 
@@ -1236,7 +1420,10 @@ def leader_outages(
 
 
 def control_plane_terms(
-    topology: Topology | None = None, assumptions: Assumptions | None = None
+    topology: Topology | None = None,
+    assumptions: Assumptions | None = None,
+    *,
+    apiserver_failures: ApiServerFailures | None = None,
 ) -> pd.DataFrame:
     """Every mechanism of every component of a control plane: a tidy DataFrame.
 
@@ -1246,6 +1433,11 @@ def control_plane_terms(
         Default ``Topology()``: 3 nodes, stacked etcd, one load balancer.
     assumptions : Assumptions, optional
         Default :meth:`Assumptions.default`.
+    apiserver_failures : ApiServerFailures, optional
+        The API server tier from the process's crash and hang rates and the kubelet's
+        probes and restarts, instead of the assumed ``apiserver_mtbf`` and
+        ``apiserver_mttr`` (which still apply to the leader-elected components that use
+        the local API server).
 
     Returns
     -------
@@ -1264,6 +1456,13 @@ def control_plane_terms(
     terms = [Term("load balancer", "down", lb.unavailability, lb.failures_per_year)]
     terms += etcd_terms(int(topo.etcd_members or 1), parts.member, a.etcd_election)
     terms += api_server_terms(topo.nodes, parts.api, a.health_check)
+    if apiserver_failures is not None:
+        # the process's crashes and hangs replace the assumed apiserver MTBF / MTTR
+        units = Replica(tuple(u for u in parts.api.units if u.name != "apiserver"),
+                        parts.api.name)
+        terms = [t for t in terms if t.component != "API servers"]
+        terms += api_server_terms(topo.nodes, units, a.health_check,
+                                  failures=apiserver_failures)
     rate = a.api_disruptions_per_year / SECONDS_PER_YEAR
     terms.append(
         Term(
@@ -1298,7 +1497,10 @@ def control_plane_terms(
 
 
 def control_plane(
-    topology: Topology | None = None, assumptions: Assumptions | None = None
+    topology: Topology | None = None,
+    assumptions: Assumptions | None = None,
+    *,
+    apiserver_failures: ApiServerFailures | None = None,
 ) -> pd.DataFrame:
     """Availability of each part of a control plane and of the whole.
 
@@ -1308,6 +1510,8 @@ def control_plane(
         Default ``Topology()``: 3 nodes, stacked etcd, one load balancer.
     assumptions : Assumptions, optional
         Default :meth:`Assumptions.default` (``data/availability_assumptions.csv``).
+    apiserver_failures : ApiServerFailures, optional
+        See :func:`control_plane_terms`.
 
     Returns
     -------
@@ -1321,7 +1525,7 @@ def control_plane(
 
     from ha_toolkit.availability.blocks import Availability, series
 
-    terms = control_plane_terms(topology, assumptions)
+    terms = control_plane_terms(topology, assumptions, apiserver_failures=apiserver_failures)
     by_component = terms.groupby("component", sort=False)["unavailability"].sum()
     rows = []
     for name in COMPONENTS:

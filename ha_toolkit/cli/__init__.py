@@ -3,9 +3,11 @@
 Subcommands::
 
     ha-toolkit presets [--json]
-    ha-toolkit failover [--preset NAME] [--lease-duration D --renew-deadline D
-                        --retry-period D] [--candidates N] [--jitter-factor F]
-                        [--api-latency D] [--scenario crash|release] [--json]
+    ha-toolkit --version
+    ha-toolkit failover [--preset NAME] [--leader-elect-lease-duration D
+                        --leader-elect-renew-deadline D --leader-elect-retry-period D]
+                        [--candidates N] [--jitter-factor F] [--api-latency D]
+                        [--client client-go|python] [--scenario crash|release] [--json]
     ha-toolkit outage [--preset NAME | durations...] [--candidates N] [--api-latency D]
                       --outage D [--mode refuse|blackhole] [--json]
     ha-toolkit overlap [--preset NAME | durations...] [--clock-rate-ratio R]
@@ -13,20 +15,30 @@ Subcommands::
     ha-toolkit lease-loss [--preset NAME | durations...] [--latency-quantiles Q |
                           --latency-histogram FILE] [--episodes-per-day N
                           --episode-duration D [--episode-mode M]] [--json]
-    ha-toolkit queue --servers C [--capacity K] --arrival-rate L --service-time S [--json]
+    ha-toolkit queue [--max-requests-inflight N] [--max-mutating-requests-inflight N]
+                     [--enable-priority-and-fairness | --mutating] [--capacity K]
+                     --arrival-rate L --service-time S [--json]
     ha-toolkit availability --replicas N [--quorum K] --mtbf D --mttr D [--json]
     ha-toolkit shuffle --queues Q --hand-size H --elephants E [--json]
-    ha-toolkit apf [--server-cl N] [--json]
+    ha-toolkit apf [--max-requests-inflight N --max-mutating-requests-inflight N |
+                   --server-cl N] [--json]
     ha-toolkit tune --max-p99-failover D [--max-p99-release D] [--survive-outage D
                     [--min-survival P] [--mode refuse|blackhole]] [--max-clock-rate-ratio R]
-                    [--max-requests-per-second Q] [--candidates N] [--api-latency D] [--json]
+                    [--max-requests-per-second Q] [--allow-zero-margin] [--candidates N]
+                    [--api-latency D] [--sort score|cost|p99|margin] [--top N] [--json]
     ha-toolkit check [--preset NAME | durations...] [the target flags of tune] [--json]
     ha-toolkit audit [--leases FILE] [--manifests DIR] [--metrics FILE] [--window D]
                      [--candidates N] [the target flags of tune] [--json]
     ha-toolkit figures [--in-place] [--only PATTERN]
+    ha-toolkit probe --period D --timeout D --failure-threshold N [--initial-delay D]
+                     --failure exit|refusing|hung [--manifest FILE] [--json]
 
-Durations accept ``15s``, ``1m30s``, ``500ms`` or plain seconds. ``--json`` prints one JSON
-object on stdout; without it a readable table. Bad input prints one line,
+Flags that set a Kubernetes component's flag carry its name (``--max-requests-inflight``,
+``--leader-elect-lease-duration``, ...), today's short names being aliases; ``--help`` groups
+them by component. Durations accept ``15s``, ``1m30s``, ``500ms``, ``2h``, ``1d`` or plain
+seconds (ASCII digits, as Go's ``time.ParseDuration``); rates ``3000/s``, ``50/min`` or a
+plain number per second. ``--json`` prints one JSON object on stdout: the answer, its
+``inputs`` and the model ``version``; without it a readable table. Bad input prints one line,
 ``ha-toolkit: error: <message>``, on stderr and exits with status 2.
 """
 
@@ -37,7 +49,16 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ha_toolkit.cli import apiserver, audit, availability, election, figures, lease_loss
+from ha_toolkit import __version__
+from ha_toolkit.cli import (
+    apiserver,
+    audit,
+    availability,
+    election,
+    figures,
+    lease_loss,
+    probes,
+)
 from ha_toolkit.cli._common import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -51,7 +72,7 @@ from ha_toolkit.cli._common import (
 __all__ = ["main", "build_parser"]
 
 # one module per model package; each adds its subcommands in this order
-_MODULES = (election, lease_loss, apiserver, availability, audit, figures)
+_MODULES = (election, lease_loss, apiserver, availability, audit, figures, probes)
 
 
 def build_parser() -> Parser:
@@ -60,6 +81,7 @@ def build_parser() -> Parser:
         prog=PROG,
         description="Timing models of Kubernetes control-plane high availability.",
     )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     commands.required = True
     for module in _MODULES:

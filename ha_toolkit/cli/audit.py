@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any, TextIO
 
 from ha_toolkit.cli._common import (
     EXIT_OK,
     UsageError,
+    add_json_flag,
+    json_number,
+    print_json,
     print_table,
 )
 from ha_toolkit.cli.election import _add_target_arguments, _targets, _targets_line
@@ -31,6 +33,11 @@ def register(commands: Any) -> None:
     au.add_argument("--leases", metavar="FILE", help="kubectl get leases -A -o json (or yaml)")
     au.add_argument("--manifests", metavar="DIR", help="static pod manifests directory")
     au.add_argument("--metrics", metavar="FILE", help="kubectl get --raw /metrics")
+    au.add_argument(
+        "--apf-config",
+        metavar="FILE",
+        help="kubectl get flowschemas,prioritylevelconfigurations -o yaml",
+    )
     au.add_argument("--window", metavar="D", help="time the metrics' counters cover (uptime)")
     au.add_argument(
         "--candidates",
@@ -40,7 +47,7 @@ def register(commands: Any) -> None:
         help="control-plane replicas per lease (3)",
     )
     _add_target_arguments(au, failover_required=False)
-    au.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_flag(au)
     au.set_defaults(func=_cmd_audit)
 
 
@@ -48,8 +55,9 @@ def register(commands: Any) -> None:
 def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
     from ha_toolkit.audit import audit
 
-    if args.leases is None and args.manifests is None and args.metrics is None:
-        raise UsageError("give at least one of --leases, --manifests, --metrics")
+    if (args.leases is None and args.manifests is None and args.metrics is None
+            and args.apf_config is None):
+        raise UsageError("give at least one of --leases, --manifests, --metrics, --apf-config")
     if args.candidates < 2:
         raise UsageError(f"--candidates must be >= 2, got {args.candidates}")
     targets = _targets(args)
@@ -67,9 +75,18 @@ def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
         window=window,
         targets=targets,
         candidates=args.candidates,
+        apf_config=args.apf_config,
     )
     if args.json:
-        print(json.dumps(report.to_dict()), file=out)
+        inputs = {
+            "leases": args.leases,
+            "manifests": args.manifests,
+            "metrics": args.metrics,
+            "window": window,
+            "candidates": args.candidates,
+            "targets": {k: json_number(v) for k, v in targets.to_dict().items()},
+        }
+        print_json(report.to_dict(), inputs, out)
         return EXIT_OK
 
     def num(value: Any, fmt: str = ".3g") -> str:
@@ -151,8 +168,65 @@ def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
             "429: predicted rejections per second",
             file=out,
         )
+    _print_probes(report, out)
+    if report.apf is not None:
+        _print_apf(report.apf, out, num)
     if report.notes:
         print("notes:", file=out)
         for note in report.notes:
             print(f"  {note}", file=out)
     return EXIT_OK
+
+
+def _print_probes(report: Any, out: TextIO) -> None:
+    """The kubelet probe timings of the static pods and their warnings."""
+    frame = getattr(report, "probes", None)
+    if frame is None or not len(frame):
+        return
+    print("kubelet probes (seconds; hung: p50/p99)", file=out)
+
+    def num(value: Any) -> str:
+        return "-" if value is None or value != value else f"{value:.4g}"
+
+    rows = [[r["component"], r["liveness"] or "-", num(r["detection_refusing"]),
+             f"{num(r['detection_hung_p50'])}/{num(r['detection_hung_p99'])}",
+             f"{num(r['recovery_hung_p50'])}/{num(r['recovery_hung_p99'])}"]
+            for r in frame.to_dict("records")]
+    print_table(["component", "liveness", "refusing", "hung detected", "hung Ready again"],
+                rows, out, right=(2, 3, 4))
+    for r in frame.to_dict("records"):
+        for warning in filter(None, r["warnings"].split("; ")):
+            print(f"  {r['component']}: {warning}", file=out)
+def _print_apf(apf: Any, out: TextIO, num: Any) -> None:
+    """The cluster's own APF configuration against what its server reports."""
+    print(file=out)
+    print(f"priority and fairness configuration (limits at ServerCL {apf.server_cl})", file=out)
+    rows = []
+    for r in apf.levels.to_dict("records"):
+        queues = (f"{num(r['queues'], 'g')}/{num(r['hand_size'], 'g')}/"
+                  f"{num(r['queue_length_limit'], 'g')}" if r["queues"] == r["queues"]
+                  and r["queues"] else "-")
+        rows.append([
+            r["priority_level"],
+            r["type"] or "-",
+            f"{num(r['nominal_cl'], 'g')}/{num(r['min_cl'], 'g')}/{num(r['max_cl'], 'g')}",
+            f"{num(r['nominal_limit_seats'], 'g')}/{num(r['lower_limit_seats'], 'g')}/"
+            f"{num(r['upper_limit_seats'], 'g')}",
+            f"{num(r['executing_seats'], 'g')}/{num(r['current_limit_seats'], 'g')}",
+            num(r["inqueue_requests"], "g"),
+            queues,
+            r["rejected_reasons"] or "-",
+            r["status"] or "-",
+        ])
+    print_table(["level", "type", "config nom/min/max", "server nom/min/max", "in use",
+                 "queued", "queues/hand/len", "429s", "status"], rows, out,
+                right=(2, 3, 4, 5, 6))
+    if len(apf.sharing):
+        print("flows sharing queues (hands dealt as the server deals them)", file=out)
+        rows = [[r["priority_level"], f"{r['flow_schema']}/{r['distinguisher']}", r["hand"],
+                 r["shares_with"].replace(";", ", ") or "-"]
+                for r in apf.sharing.to_dict("records")]
+        print_table(["level", "flow", "hand", "shares a queue with"], rows, out)
+    for note in apf.notes:
+        if "shares queues" not in note:
+            print(f"  {note}", file=out)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any, TextIO
 
 from ha_toolkit.cli._common import (
     EXIT_OK,
     UsageError,
+    add_json_flag,
+    number,
+    print_json,
     print_table,
 )
 
@@ -22,7 +24,7 @@ def register(commands: Any) -> None:
             "Steady-state availability of N identical replicas of which K must be up (1: "
             "stateless replicas; 'majority': floor(N/2)+1, an etcd quorum), each failing "
             "after a mean up time MTBF and restored after a mean MTTR, independently. "
-            "Durations accept 720h, 30m, 90s, plain seconds, and also 30d or 2w. Downtime "
+            "Durations accept 30d, 2w, 720h, 30m, 90s or plain seconds. Downtime "
             "in seconds per 365-day year and 30-day month; nines = -log10(1 - A)."
         ),
     )
@@ -32,7 +34,7 @@ def register(commands: Any) -> None:
     )
     av.add_argument("--mtbf", required=True, metavar="D", help="mean up time of one replica")
     av.add_argument("--mttr", required=True, metavar="D", help="mean time to restore one")
-    av.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_flag(av)
     av.set_defaults(func=_cmd_availability)
 
 
@@ -55,9 +57,8 @@ def _cmd_availability(args: argparse.Namespace, out: TextIO) -> int:
             ) from None
     if not 1 <= needed <= args.replicas:
         raise UsageError(f"invalid --quorum {needed}: must lie in 1..{args.replicas}")
-    res = tier_availability(
-        args.replicas, needed, _flag(args.mtbf, "--mtbf"), _flag(args.mttr, "--mttr")
-    )
+    mtbf, mttr = _flag(args.mtbf, "--mtbf"), _flag(args.mttr, "--mttr")
+    res = tier_availability(args.replicas, needed, mtbf, mttr)
     if args.json:
         nines = res["nines"]
         obj = {
@@ -65,8 +66,10 @@ def _cmd_availability(args: argparse.Namespace, out: TextIO) -> int:
             "nines": nines if nines != float("inf") else None,
             "downtime_per_year": res["downtime_per_year"],
             "downtime_per_month": res["downtime_per_month"],
+            "replica_availability": res["replica_availability"],
         }
-        print(json.dumps(obj), file=out)
+        inputs = {"replicas": args.replicas, "quorum": needed, "mtbf": mtbf, "mttr": mttr}
+        print_json(obj, inputs, out)
         return EXIT_OK
     print(
         f"{needed} of {args.replicas} replicas needed; one replica available "
@@ -76,7 +79,7 @@ def _cmd_availability(args: argparse.Namespace, out: TextIO) -> int:
     nines = res["nines"]
     rows = [
         ["availability", f"{100 * res['availability']:.8g} %"],
-        ["nines", "inf" if nines == float("inf") else f"{nines:.3f}"],
+        ["nines", number(nines)],
         ["downtime per year", format_duration(res["downtime_per_year"])],
         ["downtime per 30-day month", format_duration(res["downtime_per_month"])],
     ]
@@ -85,6 +88,6 @@ def _cmd_availability(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _flag(value: str, flag: str) -> float:
-    from ha_toolkit.availability.blocks import parse_long_duration
+    from ha_toolkit.durations import parse_duration
 
-    return parse_long_duration(value, name=flag)
+    return parse_duration(value, name=flag)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import warnings
 from typing import Any, TextIO
@@ -13,30 +12,46 @@ from ha_toolkit.cli._common import (
     EXIT_OK,
     PROG,
     UsageError,
+    add_json_flag,
     json_number,
+    number,
     one_line,
+    print_json,
     print_table,
     seconds,
 )
+
+#: Group titles of --help: the flags of a Kubernetes component under its name.
+LEADER_ELECTION_GROUP = (
+    "leader election: the flags of kube-scheduler, kube-controller-manager and "
+    "cloud-controller-manager (today's short names are aliases)"
+)
+MODEL_GROUP = "the model: preset, processes, client, API latency"
+TARGETS_GROUP = "targets"
 
 
 def register(commands: Any) -> None:
     """Add this module's subcommands to the parser's subcommand set."""
     presets = commands.add_parser("presets", help="list the leader-election presets")
-    presets.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_flag(presets)
 
     fo = commands.add_parser(
         "failover",
         help="leader-switch time after a crash or a release",
         description=(
             "Distribution of the time from the leader's crash (or release) until a follower "
-            "holds the lease. Durations accept 15s, 1m30s, 500ms or plain seconds; explicit "
-            "durations override those of --preset."
+            "holds the lease. Durations accept 15s, 1m30s, 500ms, 2h, 1d or plain seconds; "
+            "explicit durations override those of --preset."
         ),
     )
-    _add_config_arguments(fo)
-    fo.add_argument("--scenario", choices=("crash", "release"), default="crash")
-    fo.add_argument("--json", action="store_true", help="print one JSON object")
+    model = _add_config_arguments(fo, client=True)
+    model.add_argument(
+        "--scenario",
+        choices=("crash", "release"),
+        default="crash",
+        help="the leader crashes, or releases the lease on a clean shutdown (crash)",
+    )
+    add_json_flag(fo)
 
     ou = commands.add_parser(
         "outage",
@@ -46,13 +61,15 @@ def register(commands: Any) -> None:
             "length, and the lengths always and never survived. --mode refuse: calls fail at "
             "once; blackhole: calls hang until the lock client's per-call timeout "
             "(--call-timeout; the preset's, or max(1s, RD/2)) or the renew deadline. "
-            "Durations accept 15s, 1m30s, 500ms or plain seconds."
+            "Durations accept 15s, 1m30s, 500ms, 2h, 1d or plain seconds."
         ),
     )
-    _add_config_arguments(ou)
-    ou.add_argument("--outage", metavar="D", required=True, help="length of the API outage")
-    ou.add_argument("--mode", choices=("refuse", "blackhole"), default="refuse")
-    ou.add_argument("--json", action="store_true", help="print one JSON object")
+    model = _add_config_arguments(ou)
+    model.add_argument("--outage", metavar="D", required=True, help="length of the API outage")
+    model.add_argument(
+        "--mode", choices=("refuse", "blackhole"), default="refuse", help="how calls fail"
+    )
+    add_json_flag(ou)
 
     ov = commands.add_parser(
         "overlap",
@@ -63,15 +80,15 @@ def register(commands: Any) -> None:
             "gap) and the largest clock-rate ratio at which no overlap is possible."
         ),
     )
-    _add_config_arguments(ov)
-    ov.add_argument(
+    model = _add_config_arguments(ov)
+    model.add_argument(
         "--clock-rate-ratio",
         type=float,
         default=1.0,
         metavar="R",
         help="rate of the followers' clocks over the leader's (1)",
     )
-    ov.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_flag(ov)
 
     tu = commands.add_parser(
         "tune",
@@ -79,23 +96,39 @@ def register(commands: Any) -> None:
         description=(
             "Search client-go settings (LD in whole seconds, RD and RP on a grid) that meet "
             "every target and print the best of their Pareto set (p99 crash failover, outage "
-            "always survived, lease requests per second), or which target binds. Assumes the "
-            "component releases the lease on a clean shutdown. Exit status 1 when nothing "
-            "meets the targets."
+            "always survived, lease requests per second), or which target binds. Settings "
+            "whose overlap margin LDrec + 2 l - ratio (RD + RP) is not positive are left out "
+            "unless --allow-zero-margin. Assumes the component releases the lease on a clean "
+            "shutdown. Exit status 1 when nothing meets the targets."
         ),
     )
     _add_target_arguments(tu, failover_required=True)
-    tu.add_argument("--candidates", type=int, default=3, metavar="N", help="processes (3)")
-    tu.add_argument("--api-latency", default="0", metavar="D", help="round trip of one API call")
-    tu.add_argument("--jitter-factor", type=float, default=1.2, metavar="F", help="(1.2)")
-    tu.add_argument(
+    model = tu.add_argument_group(MODEL_GROUP)
+    model.add_argument("--candidates", type=int, default=3, metavar="N", help="processes (3)")
+    model.add_argument(
+        "--api-latency", default="0", metavar="D", help="round trip of one API call (0)"
+    )
+    model.add_argument(
+        "--jitter-factor", type=float, default=1.2, metavar="F", help="follower jitter (1.2)"
+    )
+    model.add_argument(
         "--call-timeout",
         default="half-renew-deadline",
         metavar="T",
         help=_CALL_TIMEOUT_HELP + " (half-renew-deadline)",
     )
-    tu.add_argument("--top", type=int, default=5, metavar="N", help="Pareto rows shown (5)")
-    tu.add_argument("--json", action="store_true", help="print one JSON object")
+    shown = tu.add_argument_group("output")
+    shown.add_argument("--top", type=int, default=5, metavar="N", help="Pareto rows shown (5)")
+    shown.add_argument(
+        "--sort",
+        choices=("score", "cost", "p99", "margin"),
+        default="score",
+        help=(
+            "order of the rows: score (balanced: the worst objective scaled over the set), "
+            "cost (requests/s), p99 (crash failover), margin (overlap margin, largest first)"
+        ),
+    )
+    add_json_flag(tu)
 
     ch = commands.add_parser(
         "check",
@@ -107,7 +140,7 @@ def register(commands: Any) -> None:
     )
     _add_config_arguments(ch)
     _add_target_arguments(ch, failover_required=False)
-    ch.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_flag(ch)
     presets.set_defaults(func=_cmd_presets)
     fo.set_defaults(func=_cmd_failover)
     ou.set_defaults(func=_cmd_outage)
@@ -142,7 +175,8 @@ def _cmd_presets(args: argparse.Namespace, out: TextIO) -> int:
             }
             for row in frame.to_dict("records")
         }
-        print(json.dumps(obj, indent=2), file=out)
+        # preset names stay the top-level keys (stable); "inputs" and "version" join them
+        print_json(obj, {}, out)
         return EXIT_OK
     rows = [
         [
@@ -175,16 +209,50 @@ def _rule_name(call_timeout: Any) -> str:
 
 
 # ------------------------------------------------------------------- election settings
-def _add_config_arguments(sub: argparse.ArgumentParser) -> None:
-    """The election settings shared by failover, outage and overlap (read by _config)."""
-    sub.add_argument("--preset", metavar="NAME", help="start from a named preset")
-    sub.add_argument("--lease-duration", metavar="D", help="LeaseDuration")
-    sub.add_argument("--renew-deadline", metavar="D", help="RenewDeadline")
-    sub.add_argument("--retry-period", metavar="D", help="RetryPeriod")
-    sub.add_argument("--candidates", type=int, metavar="N", help="contending processes")
-    sub.add_argument("--jitter-factor", type=float, metavar="F", help="follower jitter (1.2)")
-    sub.add_argument("--api-latency", metavar="D", help="round trip of one API call")
-    sub.add_argument("--call-timeout", metavar="T", help=_CALL_TIMEOUT_HELP)
+def _add_config_arguments(
+    sub: argparse.ArgumentParser, *, client: bool = False
+) -> argparse._ArgumentGroup:
+    """The election settings shared by failover, outage, overlap and check (read by
+    _config), in two --help groups; returns the model group for more model flags."""
+    k8s = sub.add_argument_group(LEADER_ELECTION_GROUP)
+    k8s.add_argument(
+        "--leader-elect-lease-duration",
+        "--lease-duration",
+        dest="lease_duration",
+        metavar="D",
+        help="LeaseDuration: how long followers wait after the last renewal they saw",
+    )
+    k8s.add_argument(
+        "--leader-elect-renew-deadline",
+        "--renew-deadline",
+        dest="renew_deadline",
+        metavar="D",
+        help="RenewDeadline: how long the leader retries a failing renewal",
+    )
+    k8s.add_argument(
+        "--leader-elect-retry-period",
+        "--retry-period",
+        dest="retry_period",
+        metavar="D",
+        help="RetryPeriod: the interval between attempts",
+    )
+    model = sub.add_argument_group(MODEL_GROUP)
+    model.add_argument("--preset", metavar="NAME", help="start from a named preset")
+    model.add_argument("--candidates", type=int, metavar="N", help="contending processes (3)")
+    model.add_argument("--jitter-factor", type=float, metavar="F", help="follower jitter (1.2)")
+    model.add_argument("--api-latency", metavar="D", help="round trip of one API call (0)")
+    model.add_argument("--call-timeout", metavar="T", help=_CALL_TIMEOUT_HELP)
+    if client:
+        model.add_argument(
+            "--client",
+            choices=("client-go", "python"),
+            default=None,
+            help=(
+                "whose loops: client-go (Go components) or python (the PyPI kubernetes "
+                "client's leaderelection) (client-go)"
+            ),
+        )
+    return model
 
 
 _CALL_TIMEOUT_HELP = (
@@ -236,9 +304,9 @@ def _build_config(args: argparse.Namespace) -> Any:
 
     overrides: dict[str, Any] = {}
     for flag, field in (
-        ("--lease-duration", "lease_duration"),
-        ("--renew-deadline", "renew_deadline"),
-        ("--retry-period", "retry_period"),
+        ("--leader-elect-lease-duration", "lease_duration"),
+        ("--leader-elect-renew-deadline", "renew_deadline"),
+        ("--leader-elect-retry-period", "retry_period"),
         ("--api-latency", "api_latency"),
     ):
         raw = getattr(args, field)
@@ -250,21 +318,22 @@ def _build_config(args: argparse.Namespace) -> Any:
         overrides["jitter_factor"] = args.jitter_factor
     if args.call_timeout is not None:
         overrides["call_timeout"] = _call_timeout(args.call_timeout)
+    if getattr(args, "client", None) is not None:
+        overrides["client"] = args.client
+        if args.client == "python":
+            # the Python client has no ReleaseOnCancel, whatever the preset's component does
+            overrides["release_on_cancel"] = False
     if args.preset is not None:
         return ElectionConfig.preset(args.preset, **overrides)
     missing = [
-        flag
-        for flag, field in (
-            ("--lease-duration", "lease_duration"),
-            ("--renew-deadline", "renew_deadline"),
-            ("--retry-period", "retry_period"),
-        )
+        f"--leader-elect-{field.replace('_', '-')} (--{field.replace('_', '-')})"
+        for field in ("lease_duration", "renew_deadline", "retry_period")
         if field not in overrides
     ]
     if missing:
         raise UsageError(
-            f"missing {', '.join(missing)}: give --lease-duration, --renew-deadline and "
-            "--retry-period, or --preset NAME"
+            f"missing {', '.join(missing)}: give the three leader-election durations, or "
+            "--preset NAME"
         )
     return ElectionConfig(**overrides)
 
@@ -276,7 +345,7 @@ def _cmd_failover(args: argparse.Namespace, out: TextIO) -> int:
     cfg = _config(args)
     stats = summarize(failover(cfg, args.scenario))
     if args.json:
-        print(json.dumps(stats), file=out)
+        print_json(stats, {**_config_inputs(args, cfg), "scenario": args.scenario}, out)
         return EXIT_OK
     label = cfg.name if cfg.name else "custom"
     print(
@@ -285,19 +354,36 @@ def _cmd_failover(args: argparse.Namespace, out: TextIO) -> int:
         file=out,
     )
     print(_settings_line(cfg), file=out)
-    rows = [[key, f"{value:.3f}"] for key, value in stats.items()]
+    rows = [[key, number(value)] for key, value in stats.items()]
     print_table(["statistic", "seconds"], rows, out, right=(1,))
     return EXIT_OK
 
 
 def _settings_line(cfg: Any) -> str:
+    client = "" if cfg.client == "client-go" else f", {cfg.client} client"
     return (
         f"  lease {seconds(cfg.lease_duration)} s, renew deadline "
         f"{seconds(cfg.renew_deadline)} s, retry {seconds(cfg.retry_period)} s, "
         f"jitter {cfg.jitter_factor:g}, {cfg.candidates} candidates, "
         f"API latency {seconds(cfg.api_latency)} s, "
-        f"call timeout {seconds(cfg.effective_call_timeout)} s"
+        f"call timeout {seconds(cfg.effective_call_timeout)} s{client}"
     )
+
+
+def _config_inputs(args: argparse.Namespace, cfg: Any) -> dict[str, Any]:
+    """What an election answer was computed from, for the JSON's ``inputs``."""
+    return {
+        "preset": args.preset,
+        "lease_duration": cfg.lease_duration,
+        "record_lease_duration": cfg.record_lease_duration,
+        "renew_deadline": cfg.renew_deadline,
+        "retry_period": cfg.retry_period,
+        "jitter_factor": cfg.jitter_factor,
+        "candidates": cfg.candidates,
+        "api_latency": cfg.api_latency,
+        "release_on_cancel": cfg.release_on_cancel,
+        "client": cfg.client,
+    }
 
 
 # ------------------------------------------------------------------------------ outage
@@ -316,16 +402,17 @@ def _cmd_outage(args: argparse.Namespace, out: TextIO) -> int:
         "exact": result.exact,
     }
     if args.json:
-        print(json.dumps(obj), file=out)
+        inputs = {**_config_inputs(args, cfg), "outage": length, "mode": args.mode}
+        print_json(obj, inputs, out)
         return EXIT_OK
     how = "calls refused" if args.mode == "refuse" else "calls hang (blackhole)"
     label = cfg.name if cfg.name else "custom"
     print(f"{label}: API outage of {seconds(length)} s, {how}", file=out)
     print(_settings_line(cfg), file=out)
     rows = [
-        ["survival probability", f"{result.survival_probability:.3f}"],
-        ["always survived up to (s)", f"{result.min_tolerated_outage:.3f}"],
-        ["never survived beyond (s)", f"{result.max_tolerated_outage:.3f}"],
+        ["survival probability", number(result.survival_probability)],
+        ["always survived up to (s)", number(result.min_tolerated_outage)],
+        ["never survived beyond (s)", number(result.max_tolerated_outage)],
     ]
     print_table(["quantity", "value"], rows, out, right=(1,))
     if not result.exact:
@@ -347,9 +434,11 @@ def _cmd_overlap(args: argparse.Namespace, out: TextIO) -> int:
         "max_overlap": summary.max_overlap,
         "max_safe_clock_rate_ratio": summary.max_safe_clock_rate_ratio,
         "mean_overlap": summary.mean_overlap,
+        "clock_rate_ratio": summary.clock_rate_ratio,
     }
     if args.json:
-        print(json.dumps(obj), file=out)
+        inputs = {**_config_inputs(args, cfg), "clock_rate_ratio": args.clock_rate_ratio}
+        print_json(obj, inputs, out)
         return EXIT_OK
     label = cfg.name if cfg.name else "custom"
     print(
@@ -359,10 +448,10 @@ def _cmd_overlap(args: argparse.Namespace, out: TextIO) -> int:
     )
     print(_settings_line(cfg), file=out)
     rows = [
-        ["overlap probability", f"{summary.overlap_probability:.3f}"],
-        ["max overlap (s)", f"{summary.max_overlap:.3f}"],
-        ["mean overlap (s)", f"{summary.mean_overlap:.3f}"],
-        ["max safe clock-rate ratio", f"{summary.max_safe_clock_rate_ratio:.4f}"],
+        ["overlap probability", number(summary.overlap_probability)],
+        ["max overlap (s)", number(summary.max_overlap)],
+        ["mean overlap (s)", number(summary.mean_overlap)],
+        ["max safe clock-rate ratio", number(summary.max_safe_clock_rate_ratio)],
     ]
     print_table(["quantity", "value"], rows, out, right=(1,))
     print("  a negative overlap is a gap with no leader acting", file=out)
@@ -377,36 +466,47 @@ _TARGET_FLAGS = {
     "outage_mode": "--mode",
     "max_clock_rate_ratio": "--max-clock-rate-ratio",
     "max_requests_per_second": "--max-requests-per-second",
+    "allow_zero_margin": "--allow-zero-margin",
 }
 
 
 def _add_target_arguments(sub: argparse.ArgumentParser, *, failover_required: bool) -> None:
-    """The targets shared by tune and check (read by _targets)."""
-    sub.add_argument(
+    """The targets shared by tune, check and audit (read by _targets)."""
+    group = sub.add_argument_group(TARGETS_GROUP)
+    group.add_argument(
         "--max-p99-failover",
         metavar="D",
         required=failover_required,
         help="largest p99 of the crash failover time",
     )
-    sub.add_argument(
+    group.add_argument(
         "--max-p99-release", metavar="D", help="largest p99 failover after a clean shutdown"
     )
-    sub.add_argument("--survive-outage", metavar="D", help="API outage the leader must survive")
-    sub.add_argument(
+    group.add_argument("--survive-outage", metavar="D", help="API outage the leader must survive")
+    group.add_argument(
         "--min-survival", type=float, metavar="P", help="probability of surviving it (0.99)"
     )
-    sub.add_argument(
+    group.add_argument(
         "--mode", choices=("refuse", "blackhole"), default="refuse", help="how calls fail"
     )
-    sub.add_argument(
+    group.add_argument(
         "--max-clock-rate-ratio",
         type=float,
         default=1.0,
         metavar="R",
         help="no term overlap up to this clock-rate ratio (1)",
     )
-    sub.add_argument(
-        "--max-requests-per-second", type=float, metavar="Q", help="lease request budget"
+    group.add_argument(
+        "--max-requests-per-second", metavar="Q", help="lease request budget (e.g. 5/s, 300/min)"
+    )
+    group.add_argument(
+        "--allow-zero-margin",
+        action="store_true",
+        help=(
+            "admit settings whose overlap margin LDrec + 2 l - ratio (RD + RP) is zero (the "
+            "old leader's deadline meets the new leader's first act); by default it must be "
+            "positive"
+        ),
     )
 
 
@@ -416,11 +516,17 @@ def _targets(args: argparse.Namespace) -> Any:
 
     if args.min_survival is not None and args.survive_outage is None:
         raise UsageError("--min-survival needs --survive-outage")
+    from ha_toolkit.durations import parse_rate
+
     values: dict[str, Any] = {
         "outage_mode": args.mode,
         "max_clock_rate_ratio": args.max_clock_rate_ratio,
-        "max_requests_per_second": args.max_requests_per_second,
+        "allow_zero_margin": args.allow_zero_margin,
     }
+    if args.max_requests_per_second is not None:
+        values["max_requests_per_second"] = parse_rate(
+            args.max_requests_per_second, name="--max-requests-per-second"
+        )
     for field in ("max_p99_failover", "max_p99_release", "survive_outage"):
         raw = getattr(args, field)
         if raw is not None:
@@ -447,15 +553,29 @@ def _targets_line(targets: Any) -> str:
             f"survive a {seconds(targets.survive_outage)} s {targets.outage_mode} outage "
             f"with p >= {targets.min_survival:g}"
         )
-    parts.append(f"no term overlap up to clock-rate ratio {targets.max_clock_rate_ratio:g}")
+    margin = "zero margin allowed" if targets.allow_zero_margin else "positive margin"
+    parts.append(
+        f"no term overlap up to clock-rate ratio {targets.max_clock_rate_ratio:g} ({margin})"
+    )
     if targets.max_requests_per_second is not None:
         parts.append(f"<= {targets.max_requests_per_second:g} lease requests/s")
     return "targets: " + "; ".join(parts)
 
 
+def _flagged(text: str) -> str:
+    """Target names as the flags that set them, for the text output (JSON keeps names)."""
+    for field, flag in _TARGET_FLAGS.items():
+        text = text.replace(field, flag)
+    return text
+
+
+def _targets_inputs(targets: Any) -> dict[str, Any]:
+    return {key: json_number(value) for key, value in targets.to_dict().items()}
+
+
 def _cmd_tune(args: argparse.Namespace, out: TextIO) -> int:
     from ha_toolkit.durations import parse_duration
-    from ha_toolkit.election.tuning import recommend
+    from ha_toolkit.election.tuning import SORT_ORDERS, recommend
 
     targets = _targets(args)
     if args.top < 1:
@@ -476,13 +596,19 @@ def _cmd_tune(args: argparse.Namespace, out: TextIO) -> int:
         "survival_probability",
         "requests_per_second",
         "tolerated_outage",
+        "max_tolerated_outage",
         "max_safe_clock_rate_ratio",
+        "overlap_margin",
     )
-    best = found.best or {}
-    top = found.pareto.head(args.top)
+    ordered = found.sorted(args.sort)
+    best = None if ordered.empty else ordered.iloc[0].to_dict()
+    top = ordered.head(args.top)
+    order_text = SORT_ORDERS[args.sort][2]
     if args.json:
         obj: dict[str, Any] = {"feasible": found.feasible}
-        obj.update({key: json_number(best.get(key)) for key in keys})
+        obj.update({key: json_number((best or {}).get(key)) for key in keys})
+        obj["sort"] = args.sort
+        obj["sort_order"] = order_text
         obj["pareto_size"] = len(found.pareto)
         obj["feasible_count"] = found.feasible_count
         obj["grid_size"] = found.grid_size
@@ -491,11 +617,23 @@ def _cmd_tune(args: argparse.Namespace, out: TextIO) -> int:
             for row in top.to_dict("records")
         ]
         obj["binding"] = list(found.binding)
+        obj["explanation"] = found.explain()
+        obj["binding_text"] = found.binding_text(args.sort)
+        obj["targets"] = [
+            {key: json_number(value) for key, value in row.items()}
+            for row in found.target_slack(args.sort).to_dict("records")
+        ]
         obj["diagnostics"] = [
             {key: json_number(value) for key, value in row.items()}
             for row in found.diagnostics.to_dict("records")
         ]
-        print(json.dumps(obj), file=out)
+        inputs = {
+            "targets": _targets_inputs(targets),
+            **{key: found.settings[key] for key in sorted(found.settings)},
+            "top": args.top,
+            "sort": args.sort,
+        }
+        print_json(obj, inputs, out)
         return EXIT_OK if found.feasible else EXIT_FAILURE
     print(_targets_line(targets), file=out)
     print(
@@ -503,15 +641,15 @@ def _cmd_tune(args: argparse.Namespace, out: TextIO) -> int:
         f" s, jitter {found.settings['jitter_factor']:g}",
         file=out,
     )
-    print(found.explain(), file=out)
+    print(_flagged(found.explain()), file=out)
     if not found.feasible:
         rows = [
             [
-                str(row["target"]),
-                f"{row['limit']:g}",
+                _flagged(str(row["target"])),
+                number(row["limit"]),
                 str(row["passing"]),
                 str(row["passing_others"]),
-                "-" if row["closest"] != row["closest"] else f"{row['closest']:.4g}",
+                number(row["closest"]),
                 "yes" if row["binding"] else "no",
             ]
             for row in found.diagnostics.to_dict("records")
@@ -519,16 +657,18 @@ def _cmd_tune(args: argparse.Namespace, out: TextIO) -> int:
         header = ["target", "limit", "passing", "passing others", "closest", "binding"]
         print_table(header, rows, out, right=(1, 2, 3, 4))
         return EXIT_FAILURE
+    print(_flagged(found.binding_text(args.sort)), file=out)
     rows = [
         [
             seconds(row["lease_duration"]),
             seconds(row["renew_deadline"]),
             seconds(row["retry_period"]),
-            f"{row['p99_failover']:.2f}",
-            f"{row['p99_release']:.2f}",
-            f"{row['tolerated_outage']:.2f}",
-            f"{row['max_safe_clock_rate_ratio']:.3f}",
-            f"{row['requests_per_second']:.3f}",
+            number(row["p99_failover"]),
+            number(row["p99_release"]),
+            number(row["tolerated_outage"]),
+            number(row["overlap_margin"]),
+            number(row["max_safe_clock_rate_ratio"]),
+            number(row["requests_per_second"]),
         ]
         for row in top.to_dict("records")
     ]
@@ -539,11 +679,16 @@ def _cmd_tune(args: argparse.Namespace, out: TextIO) -> int:
         "p99 crash (s)",
         "p99 release (s)",
         "outage survived (s)",
+        "overlap margin (s)",
         "safe clock ratio",
         "requests/s",
     ]
-    print(f"best first ({len(top)} of {len(found.pareto)}):", file=out)
-    print_table(header, rows, out, right=tuple(range(8)))
+    print(
+        f"sorted by {args.sort}: {order_text} ({len(top)} of {len(found.pareto)} "
+        "Pareto-optimal settings; --sort cost|p99|margin|score):",
+        file=out,
+    )
+    print_table(header, rows, out, right=tuple(range(len(header))))
     return EXIT_OK
 
 
@@ -570,18 +715,19 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
             },
             "metrics": {key: json_number(value) for key, value in result.metrics.items()},
         }
-        print(json.dumps(obj), file=out)
+        inputs = {**_config_inputs(args, cfg), "targets": _targets_inputs(targets)}
+        print_json(obj, inputs, out)
         return EXIT_OK if result.passed else EXIT_FAILURE
     label = cfg.name if cfg.name else "custom"
     print(f"{label}: {'every target met' if result.passed else 'target(s) missed'}", file=out)
     print(_settings_line(cfg), file=out)
     rows = [
         [
-            check.target,
+            _flagged(check.target),
             check.metric,
-            f"{check.value:.4g}",
-            f"{check.limit:g}",
-            f"{check.margin:+.4g}",
+            number(check.value),
+            number(check.limit),
+            ("+" if check.margin >= 0 else "") + number(check.margin),
             "pass" if check.passed else "FAIL",
         ]
         for check in result.checks
@@ -590,5 +736,5 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
                  right=(2, 3, 4))  # fmt: skip
     for check in result.checks:
         if check.note:
-            print(f"  {check.target}: {check.note}", file=out)
+            print(f"  {_flagged(check.target)}: {check.note}", file=out)
     return EXIT_OK if result.passed else EXIT_FAILURE

@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, TextIO
 
-from ha_toolkit.cli._common import (
-    EXIT_OK,
-    print_table,
-)
+from ha_toolkit.cli._common import EXIT_OK
 
 
 def register(commands: Any) -> None:
@@ -28,12 +25,48 @@ def register(commands: Any) -> None:
 
 # ----------------------------------------------------------------------------- figures
 def _cmd_figures(args: argparse.Namespace, out: TextIO) -> int:
+    import sys
+
     from ha_toolkit.figures import run_figures
 
-    runs = run_figures(args.notebooks, only=args.only, in_place=args.in_place)
-    rows = []
-    for run in runs:
-        stored = ("stored" if run.stored else "unchanged") if args.in_place else "-"
-        rows.append([run.path.name, f"{run.seconds:.1f}", str(len(run.figures)), stored])
-    print_table(["notebook", "seconds", "files written", "outputs"], rows, out, right=(1, 2))
+    def report(run: Any) -> None:
+        # one line per notebook as soon as it finishes (a full run takes minutes)
+        files = (
+            f"{len(run.figures)} figure file{'' if len(run.figures) == 1 else 's'} written"
+            if run.figures
+            else "figures unchanged"
+        )
+        line = f"{run.path.name}  {run.seconds:.1f} s  {files}"
+        if args.in_place:
+            line += "; outputs " + ("stored" if run.stored else "unchanged")
+        print(line, file=out, flush=True)
+
+    runs = run_figures(
+        args.notebooks,
+        only=args.only,
+        in_place=args.in_place,
+        progress=_terminal(sys.stderr),
+        on_run=report,
+    )
+    print(_summary(runs, args.in_place), file=out)
     return EXIT_OK
+
+
+def _terminal(stream: Any) -> bool:
+    """Whether a progress bar belongs on this stream: only an interactive terminal."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _summary(runs: Any, in_place: bool) -> str:
+    written = sum(len(run.figures) for run in runs)
+    seconds = sum(run.seconds for run in runs)
+    count = f"{len(runs)} notebook{'' if len(runs) == 1 else 's'} in {seconds:.0f} s"
+    files = f"{written} figure files written" if written else "figures unchanged"
+    text = f"done: {count}; {files}"
+    if in_place:
+        stored = sum(run.stored for run in runs)
+        text += f"; outputs stored in {stored}" if stored else "; outputs unchanged"
+    return text

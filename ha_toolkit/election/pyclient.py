@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ha_toolkit.election.config import ElectionConfig
+from ha_toolkit.progress import progress_bar
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -699,6 +700,7 @@ def run_trials(
     *,
     mode: str = "crash",
     warmup: float | None = None,
+    progress: bool = False,
 ) -> PyClientTrials:
     """Measure ``n_trials`` crash failovers of the Python client.
 
@@ -720,6 +722,9 @@ def run_trials(
     warmup : float, optional
         Start of the crash window; default :func:`default_warmup`. Must leave every
         follower started.
+    progress : bool, default False
+        Show a :mod:`tqdm.auto` progress bar over the trials (a trial runs the real
+        client's loops, about a millisecond of CPU each).
 
     Returns
     -------
@@ -748,7 +753,11 @@ def run_trials(
     # strictly after 0, so that candidate 0 is first even with no latency
     starts = np.maximum(starts, np.nextafter(0.0, 1.0))
     crash_at = warmup + cfg.renew_period * rng.random(n)
-    rows = [run_trial(cfg, starts[k], float(crash_at[k]), mode=mode) for k in range(n)]
+    rows = []
+    with progress_bar(n, progress, desc="Python client trials") as bar:
+        for k in range(n):
+            rows.append(run_trial(cfg, starts[k], float(crash_at[k]), mode=mode))
+            bar.update(1)
     return PyClientTrials(
         cfg=cfg,
         mode=mode,

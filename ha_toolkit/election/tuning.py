@@ -55,6 +55,7 @@ __all__ = [
     "DEFAULT_RENEW_DEADLINES",
     "DEFAULT_RETRY_PERIODS",
     "OBJECTIVES",
+    "SORT_ORDERS",
     "TARGET_NAMES",
     "Evaluation",
     "Recommendation",
@@ -63,6 +64,7 @@ __all__ = [
     "clear_cache",
     "dominating",
     "evaluate",
+    "overlap_margin",
     "pareto_mask",
     "preset_fronts",
     "preset_positions",
@@ -113,8 +115,33 @@ _FRAME_COLUMNS = [
     "survival_probability",
     "max_safe_clock_rate_ratio",
     "requests_per_second",
+    "overlap_margin",
     "score",
 ]
+
+#: Orders of :meth:`Recommendation.sorted`: name -> (columns, ascending), what it means.
+SORT_ORDERS: dict[str, tuple[tuple[str, ...], tuple[bool, ...], str]] = {
+    "score": (
+        ("score", "p99_failover", "lease_duration", "renew_deadline"),
+        (True, True, True, True),
+        "balanced: the worst of the objectives scaled to [0, 1] over the set, lowest first",
+    ),
+    "cost": (
+        ("requests_per_second", "p99_failover", "lease_duration"),
+        (True, True, True),
+        "fewest lease requests per second first",
+    ),
+    "p99": (
+        ("p99_failover", "requests_per_second", "lease_duration"),
+        (True, True, True),
+        "lowest p99 crash failover first",
+    ),
+    "margin": (
+        ("overlap_margin", "p99_failover", "lease_duration"),
+        (False, True, True),
+        "largest overlap margin (LDrec + 2 l - ratio (RD + RP)) first",
+    ),
+}
 _Q = 0.99
 _CACHE_LIMIT = 200_000
 _P99_CACHE: dict[tuple, float] = {}
@@ -170,6 +197,13 @@ class Targets:
         not propose split-brain settings).
     max_requests_per_second : float, optional
         Budget of lease requests per second, see :func:`requests_per_second`.
+    allow_zero_margin : bool, default True
+        Whether the overlap target admits a zero margin, ``max_safe_clock_rate_ratio ==
+        max_clock_rate_ratio`` (the followers' wait ``LDrec + 2 l`` exactly equal to
+        ``ratio (RD + RP)``: the old leader's deadline and the new leader's first act
+        coincide, and :class:`~ha_toolkit.election.config.LeaseOverlapWarning` fires at ratio
+        1). With False the margin must be positive; the command line's ``tune`` and
+        ``check`` default to that.
 
     Raises
     ------
@@ -186,6 +220,7 @@ class Targets:
     outage_mode: str = "refuse"
     max_clock_rate_ratio: float = 1.0
     max_requests_per_second: float | None = None
+    allow_zero_margin: bool = True
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -218,6 +253,18 @@ class Targets:
                     f"got {self.max_requests_per_second!r}"
                 )
             set_(self, "max_requests_per_second", budget)
+        if not isinstance(self.allow_zero_margin, bool | np.bool_):
+            raise ValueError(
+                f"allow_zero_margin must be True or False, got {self.allow_zero_margin!r}"
+            )
+        set_(self, "allow_zero_margin", bool(self.allow_zero_margin))
+
+    def overlap_ok(self, safe_ratio: float) -> bool:
+        """Whether a safe clock-rate ratio meets the overlap target (strict without
+        ``allow_zero_margin``)."""
+        if self.allow_zero_margin:
+            return safe_ratio >= self.max_clock_rate_ratio
+        return safe_ratio > self.max_clock_rate_ratio
 
     @property
     def active(self) -> tuple[str, ...]:
@@ -257,6 +304,22 @@ def requests_per_second(cfg: ElectionConfig) -> float:
     leader = 1.0 / (cfg.retry_period + cfg.api_latency)
     follower = 1.0 / (cfg.api_latency + cfg.retry_period * (1.0 + cfg.jitter_factor / 2.0))
     return leader + cfg.followers * follower
+
+
+def overlap_margin(cfg: ElectionConfig, clock_rate_ratio: float = 1.0) -> float:
+    """Seconds by which the followers' wait outlasts a cut-off leader's deadline.
+
+    ``LDrec + 2 l - ratio (RP + RD)``: the old leader acts until ``RP + RD`` after its last
+    renewal on its clock, a follower acts no earlier than ``LDrec + 2 l`` after it on its
+    own (see :func:`~ha_toolkit.election.overlap.term_overlap`). Positive: a gap is
+    guaranteed; zero or less: two leaders can act at once.
+    """
+    ratio = float(clock_rate_ratio)
+    return (
+        cfg.record_lease_duration
+        + 2 * cfg.api_latency
+        - ratio * (cfg.retry_period + cfg.renew_deadline)
+    )
 
 
 def _remember(key: tuple, compute) -> float:
@@ -406,6 +469,7 @@ def evaluate(cfg: ElectionConfig, targets: Targets | None = None) -> Evaluation:
         "max_safe_clock_rate_ratio": overlap.max_safe_clock_rate_ratio,
         "overlap_probability": overlap.overlap_probability,
         "requests_per_second": requests_per_second(cfg),
+        "overlap_margin": overlap_margin(cfg, targets.max_clock_rate_ratio),
     }
     checks = []
     for name in targets.active:
@@ -435,14 +499,19 @@ def evaluate(cfg: ElectionConfig, targets: Targets | None = None) -> Evaluation:
             )
         elif name == "max_clock_rate_ratio":
             value, limit = overlap.max_safe_clock_rate_ratio, targets.max_clock_rate_ratio
-            note = f"overlap probability {overlap.overlap_probability:.3g} at ratio {limit:g}"
+            note = (
+                f"overlap probability {overlap.overlap_probability:.3g} at ratio {limit:g}; "
+                f"margin {metrics['overlap_margin']:.4g} s"
+            )
+            if not targets.allow_zero_margin:
+                note += " (must be > 0)"
             checks.append(
                 TargetCheck(
                     name,
                     "max_safe_clock_rate_ratio",
                     value,
                     limit,
-                    value >= limit,
+                    targets.overlap_ok(value),
                     value - limit,
                     note,
                 )
@@ -558,7 +627,15 @@ class _Search:
                 pair_j.append(j)
                 lo_valid.append(lo)
                 lo_exact.append(exact)
-                lo_ratio.append(self._ratio_index(exact, rd, rp, targets.max_clock_rate_ratio))
+                lo_ratio.append(
+                    self._ratio_index(
+                        exact,
+                        rd,
+                        rp,
+                        targets.max_clock_rate_ratio,
+                        strict=not targets.allow_zero_margin,
+                    )
+                )
                 tolerated.append(result.min_tolerated_outage)
                 max_tolerated.append(result.max_tolerated_outage)
                 survival.append(result.survival_probability)
@@ -636,13 +713,17 @@ class _Search:
         high = ld + 2.5 * lat + 2 * (lat + (1 + self.settings["jitter_factor"]) * rp) + slack
         return low, high
 
-    def _ratio_index(self, start: int, rd: float, rp: float, ratio: float) -> int:
-        """First lease index >= start whose safe clock-rate ratio reaches ``ratio``."""
+    def _ratio_index(
+        self, start: int, rd: float, rp: float, ratio: float, *, strict: bool = False
+    ) -> int:
+        """First lease index >= start whose safe clock-rate ratio reaches ``ratio`` (passes
+        it, when ``strict``)."""
         guess = int(np.searchsorted(self.lds, ratio * (rp + rd) - 2 * self.latency - 1e-9))
         idx = max(start, guess)
 
         def ok(i: int) -> bool:
-            return max_safe_clock_rate_ratio(self.config(self.lds[i], rd, rp)) >= ratio
+            safe = max_safe_clock_rate_ratio(self.config(self.lds[i], rd, rp))
+            return safe > ratio if strict else safe >= ratio
 
         while idx < self.n and not ok(idx):
             idx += 1
@@ -716,6 +797,9 @@ class _Search:
                         self.config(self.lds[i], rd, rp)
                     ),
                     "requests_per_second": float(self.cost[self.j[k]]),
+                    "overlap_margin": overlap_margin(
+                        self.config(self.lds[i], rd, rp), self.targets.max_clock_rate_ratio
+                    ),
                 }
             )
         if not rows:
@@ -861,8 +945,9 @@ class Recommendation:
         ``lease_duration``, ``renew_deadline``, ``retry_period``, ``p99_failover``,
         ``p99_release``, ``tolerated_outage`` (every outage up to it survived, in the
         targets' mode), ``max_tolerated_outage``, ``survival_probability`` (of the target
-        outage; NaN without one), ``max_safe_clock_rate_ratio``, ``requests_per_second``
-        and ``score`` (see :func:`recommend`). Empty when nothing meets the targets.
+        outage; NaN without one), ``max_safe_clock_rate_ratio``, ``requests_per_second``,
+        ``overlap_margin`` (seconds, see :func:`overlap_margin`) and ``score`` (see
+        :func:`recommend`). Empty when nothing meets the targets.
     diagnostics : pandas.DataFrame
         One row per target in force: ``target``, ``limit``, ``passing`` (grid
         configurations meeting it), ``passing_others`` (meeting every other target),
@@ -920,6 +1005,83 @@ class Recommendation:
     def to_frame(self) -> pd.DataFrame:
         """The Pareto set (a copy of :attr:`pareto`)."""
         return self.pareto.copy()
+
+    def sorted(self, by: str = "score") -> pd.DataFrame:
+        """The Pareto set in one of the orders of :data:`SORT_ORDERS`.
+
+        Parameters
+        ----------
+        by : {"score", "cost", "p99", "margin"}, default "score"
+            ``score``: the balanced order of :attr:`pareto`; ``cost``: fewest lease requests
+            per second first; ``p99``: lowest p99 crash failover first; ``margin``: largest
+            overlap margin first. Ties are broken by the later columns of the order.
+        """
+        if by not in SORT_ORDERS:
+            raise ValueError(f"by must be one of {', '.join(SORT_ORDERS)}; got {by!r}")
+        columns, ascending, _ = SORT_ORDERS[by]
+        return self.pareto.sort_values(
+            list(columns), ascending=list(ascending), kind="mergesort"
+        ).reset_index(drop=True)
+
+    def target_slack(self, by: str = "score") -> pd.DataFrame:
+        """Per target in force: does it bind, and how close the best row is to it.
+
+        Parameters
+        ----------
+        by : str, default "score"
+            The order (see :meth:`sorted`) whose first row is the best row.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``target``, ``limit``, ``best`` (the metric at the best row; NaN when nothing
+            qualifies), ``slack`` (distance of ``best`` inside the limit, in the metric's
+            unit), ``excluded`` (grid configurations meeting every other target that this
+            one alone rules out) and ``binds`` (``excluded > 0``: loosening this target
+            admits more configurations; a target that binds nothing can be loosened without
+            any change to the answer).
+        """
+        ordered = self.sorted(by)
+        best = {} if ordered.empty else ordered.iloc[0].to_dict()
+        rows = []
+        for row in self.diagnostics.to_dict("records"):
+            name = row["target"]
+            metric, sign = _TARGET_METRICS[name]
+            value = float(best.get(metric, math.nan))
+            excluded = int(row["passing_others"]) - int(self.feasible_count)
+            rows.append(
+                {
+                    "target": name,
+                    "limit": row["limit"],
+                    "best": value,
+                    "slack": sign * (row["limit"] - value),
+                    "excluded": excluded,
+                    "binds": excluded > 0,
+                }
+            )
+        return pd.DataFrame(rows, columns=["target", "limit", "best", "slack", "excluded", "binds"])
+
+    def binding_text(self, by: str = "score") -> str:
+        """One line: which targets bind the search and which could be loosened freely; the
+        slack is that of the first row in the order ``by``."""
+        frame = self.target_slack(by)
+        binds = frame[frame["binds"]]
+        free = frame[~frame["binds"]]
+        parts = []
+        if len(binds):
+            parts.append(
+                "binding: "
+                + ", ".join(
+                    f"{r.target} (rules out {r.excluded} setting{'' if r.excluded == 1 else 's'}"
+                    " meeting the others"
+                    + ("" if r.slack != r.slack else f"; first row {r.slack:.3g} inside the limit")
+                    + ")"
+                    for r in binds.itertuples()
+                )
+            )
+        if len(free):
+            parts.append("not binding (loosening it changes nothing): " + ", ".join(free["target"]))
+        return "; ".join(parts) + "."
 
     def explain(self) -> str:
         """One paragraph: how many configurations qualify, or which target binds."""
@@ -992,6 +1154,16 @@ class Recommendation:
             ax.set_xlabel(f"outage always survived, {self.targets.outage_mode} (s)")
             ax.set_ylabel("p99 crash failover (s)")
         return ax
+
+
+#: target -> (metric of the Pareto set, +1 when the metric must stay below the limit)
+_TARGET_METRICS: dict[str, tuple[str, int]] = {
+    "max_p99_failover": ("p99_failover", 1),
+    "max_p99_release": ("p99_release", 1),
+    "survive_outage": ("survival_probability", -1),
+    "max_clock_rate_ratio": ("max_safe_clock_rate_ratio", -1),
+    "max_requests_per_second": ("requests_per_second", 1),
+}
 
 
 def _closest_text(row: Mapping[str, Any]) -> str:
