@@ -144,3 +144,12 @@ def test_call_timeout_flag_reaches_the_model(capsys):
     expected = 24 * (1.0 - (2.0 - 5.0 * (1.0 - math.exp(-0.4))) / 2.0)
     assert whole["losses_per_day"] == pytest.approx(expected, rel=1e-9)
     assert whole["losses_per_day"] > default["losses_per_day"]
+
+
+def test_episode_rate_as_a_rate(capsys):
+    per_day = run_json(capsys, *ACCEPTANCE)
+    per_hour = run_json(capsys, "lease-loss", "--preset", "kube-scheduler", "--episodes-per-day",
+                        "1/h", "--episode-duration", "5s", "--episode-mode", "refuse")
+    assert per_hour["losses_per_day"] == pytest.approx(per_day["losses_per_day"], rel=1e-12)
+    assert_usage_error(capsys, "lease-loss", "--preset", "kube-scheduler", "--episodes-per-day",
+                       "often", "--episode-duration", "5s", match="--episodes-per-day")

@@ -35,7 +35,8 @@ def register(commands: Any) -> None:
                      help="probability that a call attempt gets 429 + Retry-After (0)")
     sub.add_argument("--retry-after", type=int, default=1, metavar="S",
                      help="Retry-After seconds of a 429 (1)")
-    sub.add_argument("--episodes-per-day", type=float, metavar="N", help="slow episodes a day")
+    sub.add_argument("--episodes-per-day", metavar="N",
+                     help="slow episodes a day: a number, or a rate such as 2/h")
     sub.add_argument("--episode-duration", metavar="D", help="mean length of an episode")
     sub.add_argument("--episode-mode", choices=_MODES, default="refuse",
                      help="calls in an episode are refused, hang, get 429 or take "
@@ -62,13 +63,28 @@ def _latency(args: argparse.Namespace) -> Any:
     return None
 
 
+def _episodes_per_day(raw: str | None) -> float | None:
+    """A plain number is per day; ``COUNT/UNIT`` is read by the rate grammar."""
+    if raw is None:
+        return None
+    if "/" in raw:
+        from ha_toolkit.durations import parse_rate
+
+        return parse_rate(raw, name="--episodes-per-day") * 86_400.0
+    try:
+        return float(raw)
+    except ValueError:
+        raise UsageError(f"invalid --episodes-per-day {raw!r}: expected a number a day or a "
+                         "rate such as 2/h") from None
+
+
 def _cmd_lease_loss(args: argparse.Namespace, out: TextIO) -> int:
     from ha_toolkit.durations import parse_duration
     from ha_toolkit.election.lease_loss import lease_loss
 
     cfg = _config(args)
     latency = _latency(args)
-    episodes = args.episodes_per_day
+    episodes = _episodes_per_day(args.episodes_per_day)
     if episodes is not None and args.episode_duration is None:
         raise UsageError("--episodes-per-day needs --episode-duration")
     if episodes is None and args.episode_duration is not None:
