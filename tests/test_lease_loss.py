@@ -394,3 +394,24 @@ def test_separate_get_latency_agrees_with_the_oracle():
     # tau = RD/2: p = P(PUT > 5) * P(GET + PUT >= 5); the GET's law enters only there
     assert exact.loss_probability_per_cycle > renew_cycle_loss(
         SCHEDULER, CallLatency.from_distribution(put)).loss_probability_per_cycle
+
+
+def test_single_candidate_waits_for_its_restart_and_a_full_lease():
+    import warnings
+
+    from ha_toolkit.election.lease_loss import leaderless_after_slow_call_loss
+    from ha_toolkit.election.timing import follower_gap
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cfg = ElectionConfig.preset("kube-scheduler", candidates=1)
+    gap = leaderless_after_slow_call_loss(cfg, restart=10.0)
+    # restart 10 s, then a new identity reads the record and waits LDrec = 15 s; it takes
+    # the lease at its first attempt past that, RP (1 + 1.2 U) apart: the overshoot of a
+    # renewal process with gaps Uniform[2, 4.4) is at most one gap, and on average
+    # E[G^2] / (2 E[G]) for a level far beyond the gaps (15 s is ~5 mean gaps)
+    mean_gap = follower_gap(cfg).mean()
+    second = follower_gap(cfg).var() + mean_gap**2
+    assert gap == pytest.approx(10.0 + 15.0 + second / (2 * mean_gap), abs=0.15)
+    episodes = lease_loss(cfg, episodes_per_day=24, episode_duration="30s")
+    assert episodes.leaderless_per_loss > gap  # long episodes keep the restarted process out

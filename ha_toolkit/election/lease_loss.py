@@ -865,18 +865,28 @@ class LeaseLoss:
         return pd.DataFrame([row])
 
 
-def leaderless_after_slow_call_loss(cfg: ElectionConfig) -> float:
+def leaderless_after_slow_call_loss(cfg: ElectionConfig, restart: float = 10.0) -> float:
     """Mean leaderless seconds after a loss to slow calls, the API healthy for followers.
 
     The followers see the last renewal ``w`` as after a crash, so (linearity) the new
     leader holds the lease ``E[crash failover] + P/2`` after ``w`` (a crash falls
     uniformly within a renew period ``P = RP + l`` after its last renewal); the old leader
     stops at ``w + l/2 + RP + RD``. Clipped at 0 (two leaders at once are not a gap).
+
+    With a single candidate nobody takes over: the component exits, the kubelet restarts
+    it (``restart`` seconds, the first crash-loop back-off) and the new process waits a
+    full lease from its first read. That is the single-candidate case of
+    :func:`~ha_toolkit.election.outage.leaderless_after_outage` for an outage just longer
+    than the leader tolerates (the API is healthy again when the process comes back).
     """
     from ha_toolkit.election.timing import failover
 
     if cfg.followers < 1:
-        return math.nan
+        from ha_toolkit.election.outage import leaderless_after_outage, outage_survival
+
+        just_lost = outage_survival(cfg, 0.0, "refuse").min_tolerated_outage + 1e-3
+        return float(leaderless_after_outage(cfg, just_lost, "refuse", restart=restart,
+                                             phases=4).mean())
     period = cfg.retry_period + cfg.api_latency
     acquired = failover(cfg, "crash").mean() + period / 2.0
     stop = cfg.api_latency / 2.0 + cfg.retry_period + cfg.renew_deadline
@@ -895,7 +905,7 @@ def _leaderless_after_episodes(cfg: ElectionConfig, lengths: Any, mode: str,
     from ha_toolkit.election.outage import leaderless_after_outage
     from ha_toolkit.election.timing import lattice_step
 
-    if mode not in ("refuse", "blackhole") or cfg.followers < 1:
+    if mode not in ("refuse", "blackhole"):
         return math.nan
     if isinstance(lengths, Distribution) or hasattr(lengths, "ppf"):
         # nodes on the lengths that can cause a loss: T > t_min
