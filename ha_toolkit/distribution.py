@@ -30,7 +30,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import signal
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -66,6 +65,8 @@ def _convolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if a.size == 0 or b.size == 0:
         return np.zeros(max(a.size + b.size - 1, 0))
     if a.size * b.size > _FFT_THRESHOLD:
+        from scipy import signal  # imported here: it costs the command line a second
+
         out = signal.fftconvolve(a, b)
         # the transform's round-off, about 1e-16 of the largest value, is not mass
         out[out < 1e-14 * out.max()] = 0.0

@@ -44,7 +44,9 @@ __all__ = [
     "ArtifactWarning",
     "parse_leases",
     "parse_manifest",
+    "parse_latency_buckets",
     "parse_metrics",
+    "read_latency_buckets",
     "read_leases",
     "read_manifests",
     "read_metrics",
@@ -702,3 +704,104 @@ def read_metrics(path: str | os.PathLike[str]) -> pd.DataFrame:
     text, source = _read_text(path)
     return parse_metrics(text, source)
 
+
+
+# ------------------------------------------------------------------ lease call latencies
+#: The API server's request latency histogram (``apiserver/pkg/endpoints/metrics``).
+LATENCY_HISTOGRAM = "apiserver_request_duration_seconds_bucket"
+
+
+def _csv_buckets(text: str, source: str) -> dict[float, float]:
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(text)))
+    header = [c.strip().lower() for c in rows[0]] if rows else []
+    if header[:2] != ["le", "count"]:
+        raise ArtifactError(source, "line 1", "expected Prometheus text with "
+                            f"{LATENCY_HISTOGRAM} or a CSV with the header le,count")
+    buckets: dict[float, float] = {}
+    for number, row in enumerate(rows[1:], start=2):
+        if not row or not "".join(row).strip():
+            continue
+        try:
+            le = float(row[0].strip().replace("+Inf", "inf"))
+            count = float(row[1])
+        except (ValueError, IndexError):
+            raise ArtifactError(source, f"line {number}", "expected a bound and a count"
+                                ) from None
+        if math.isnan(le) or not (math.isfinite(count) and count >= 0):
+            raise ArtifactError(source, f"line {number}", "bounds must be numbers and counts "
+                                "finite and >= 0")
+        buckets[le] = count
+    return buckets
+
+
+def parse_latency_buckets(
+    text: str | bytes, source: str = "<metrics>", *, resource: str = "leases",
+    verb: str = "PUT",
+) -> dict[float, float]:
+    """Cumulative bucket counts of the lease requests' latency histogram.
+
+    Parameters
+    ----------
+    text : str or bytes
+        Prometheus text holding ``apiserver_request_duration_seconds_bucket`` (summed over
+        every label but ``le``, among the samples with the given ``resource`` and ``verb``),
+        or a CSV with the header ``le,count`` (``+Inf`` allowed).
+    source : str
+        Name used in messages.
+    resource, verb : str
+        Which requests: the renewals of a leader are ``PUT`` on ``leases``.
+
+    Returns
+    -------
+    dict
+        ``le`` (seconds, ``inf`` for ``+Inf``) -> cumulative count; empty when the scrape
+        has no such samples.
+
+    Raises
+    ------
+    ArtifactError
+        Text that is neither Prometheus text nor the CSV.
+    """
+    text = _check_text(text, source)
+    if LATENCY_HISTOGRAM not in text:
+        if text.lstrip().lower().startswith("le"):
+            return _csv_buckets(text, source)
+        return {}
+    buckets: dict[float, float] = {}
+    for family in _families(text, source):
+        for sample in family.samples:
+            if sample.name != LATENCY_HISTOGRAM:
+                continue
+            labels = dict(sample.labels)
+            if labels.get("resource") != resource or labels.get("verb") != verb:
+                continue
+            place = _sample_place(sample.name, labels)
+            try:
+                le = float(labels.get("le", "nan"))
+            except ValueError:
+                le = math.nan
+            value = float(sample.value)
+            if math.isnan(le) or not (math.isfinite(value) and value >= 0):
+                _warn(source, place, "bad bound or count; sample skipped")
+                continue
+            buckets[le] = buckets.get(le, 0.0) + value
+    return buckets
+
+
+def read_latency_buckets(path: str | os.PathLike[str], **kwargs: Any) -> dict[float, float]:
+    """:func:`parse_latency_buckets` of a file (at most :data:`MAX_BYTES`).
+
+    Raises
+    ------
+    ArtifactError
+        Also when the file holds no lease latency histogram.
+    """
+    text, source = _read_text(path)
+    buckets = parse_latency_buckets(text, source, **kwargs)
+    if not buckets:
+        raise ArtifactError(source, "text", f"no {LATENCY_HISTOGRAM} samples for "
+                            "resource=\"leases\", verb=\"PUT\"")
+    return buckets

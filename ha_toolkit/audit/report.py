@@ -11,6 +11,11 @@ absent flags and runs the toolkit's models on the result:
   (:func:`~ha_toolkit.election.overlap.overlap_summary`), and pass / fail against
   :class:`~ha_toolkit.election.tuning.Targets` (:func:`~ha_toolkit.election.tuning.evaluate`);
   the component's Lease, when given, adds its holder and transitions and is cross-checked;
+* when ``/metrics`` holds the lease requests' latency histogram
+  (``apiserver_request_duration_seconds_bucket{resource="leases",verb="PUT"}``), each
+  component's expected losses of leadership per day to slow renewals with its own settings
+  (:func:`~ha_toolkit.election.lease_loss.renew_cycle_loss`; the server-side latency stands
+  for the round trip, and every call draws from it independently);
 * each API Priority and Fairness level: arrival rate, mean execution time and seat demand
   from one ``/metrics`` scrape, and the utilisation and predicted 429 rate of
   :func:`~ha_toolkit.apiserver.apf.level_queue` at today's load and at higher loads.
@@ -42,6 +47,7 @@ from ha_toolkit.audit.apf_config import apf_audit, read_apf_config, read_apf_met
 from ha_toolkit.audit.readers import (
     COMPONENT_DEFAULTS,
     ArtifactWarning,
+    parse_latency_buckets,
     read_leases,
     read_manifests,
     read_metrics,
@@ -80,6 +86,8 @@ COMPONENT_COLUMNS = [
     "passed",
     "failed",
     "note",
+    "lease_put_p99",
+    "slow_call_losses_per_day",
 ]
 LEVEL_COLUMNS = [
     "priority_level",
@@ -120,6 +128,9 @@ class AuditReport:
         component releases its lease, else the lease runs out as after a crash.
         ``overlap_margin`` is ``LD - (RD + RP)`` less the API latencies: how long the lease
         outlasts a cut-off leader's last act (negative: two leaders possible).
+        ``lease_put_p99`` and ``slow_call_losses_per_day`` (NaN without the histogram): the
+        p99 of the lease PUTs' latency in ``/metrics`` and the losses of leadership per day
+        it implies for the component's settings.
     levels : pandas.DataFrame
         One row per priority level, what the scrape shows (:data:`LEVEL_COLUMNS`).
     load : pandas.DataFrame
@@ -358,6 +369,33 @@ def _components(
     return pd.DataFrame(rows, columns=COMPONENT_COLUMNS), server_cl
 
 
+def _slow_call_losses(components: pd.DataFrame, configs: dict[str, Any],
+                      metrics: str | os.PathLike[str]) -> None:
+    """Fill ``lease_put_p99`` and ``slow_call_losses_per_day`` from the lease histograms.
+
+    The renewals' Updates draw from the PUT histogram; the slow path's GETs from the GET
+    histogram when the scrape has one, else from the PUT histogram too.
+    """
+    from ha_toolkit.audit.readers import _read_text
+    from ha_toolkit.election.lease_loss import CallLatency, renew_cycle_loss
+
+    text, source = _read_text(metrics)
+    buckets = parse_latency_buckets(text, source)
+    if not buckets:
+        return
+    latency = CallLatency.from_buckets(buckets)
+    gets = parse_latency_buckets(text, source, verb="GET")
+    get_latency = CallLatency.from_buckets(gets) if gets else None
+    p99 = latency.quantile(0.99)
+    for i, name in enumerate(components["component"]):
+        cfg = configs.get(name)
+        if cfg is None:
+            continue
+        components.loc[i, "lease_put_p99"] = p99
+        components.loc[i, "slow_call_losses_per_day"] = renew_cycle_loss(
+            cfg, latency, get_latency=get_latency).losses_per_day
+
+
 # ------------------------------------------------------------------------------ APF levels
 def _levels(
     metrics: pd.DataFrame,
@@ -562,6 +600,7 @@ def audit(
     )
     cluster_levels = apf_cfg.levels() if apf_cfg is not None else None
     if metric_frame is not None:
+        _slow_call_losses(components, configs, metrics)
         # lease calls of kube-scheduler and kube-controller-manager go to leader-election
         # (FlowSchema system-leader-election), with ?timeout= their lock client's timeout
         lease_timeouts = [cfg.effective_call_timeout for cfg in configs.values()]

@@ -11,6 +11,8 @@
   refusing and a hung process), restarts with CrashLoopBackOff, the load balancer's window
   and graceful shutdown; :mod:`~ha_toolkit.availability.simulate_probes` its oracle.
 * :mod:`~ha_toolkit.availability.explore`: sweeps for the notebook and the CLI.
+* :mod:`~ha_toolkit.availability.cascade`: API Priority and Fairness in the leader's renew
+  loop (lease losses when the lease calls queue in a loaded priority level).
 """
 
 from ha_toolkit.availability.blocks import (

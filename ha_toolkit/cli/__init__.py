@@ -12,6 +12,9 @@ Subcommands::
                       --outage D [--mode refuse|blackhole] [--json]
     ha-toolkit overlap [--preset NAME | durations...] [--clock-rate-ratio R]
                        [--candidates N] [--api-latency D] [--json]
+    ha-toolkit lease-loss [--preset NAME | durations...] [--latency-quantiles Q |
+                          --latency-histogram FILE] [--episodes-per-day N
+                          --episode-duration D [--episode-mode M]] [--json]
     ha-toolkit queue [--max-requests-inflight N] [--max-mutating-requests-inflight N]
                      [--enable-priority-and-fairness | --mutating] [--capacity K]
                      --arrival-rate L --service-time S [--json]
@@ -47,7 +50,15 @@ import sys
 from collections.abc import Sequence
 
 from ha_toolkit import __version__
-from ha_toolkit.cli import apiserver, audit, availability, election, figures, probes
+from ha_toolkit.cli import (
+    apiserver,
+    audit,
+    availability,
+    election,
+    figures,
+    lease_loss,
+    probes,
+)
 from ha_toolkit.cli._common import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -61,7 +72,7 @@ from ha_toolkit.cli._common import (
 __all__ = ["main", "build_parser"]
 
 # one module per model package; each adds its subcommands in this order
-_MODULES = (election, apiserver, availability, audit, figures, probes)
+_MODULES = (election, lease_loss, apiserver, availability, audit, figures, probes)
 
 
 def build_parser() -> Parser:

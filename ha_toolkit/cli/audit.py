@@ -124,6 +124,14 @@ def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
         for r in comps.to_dict("records"):
             if r["note"] and r["component"] != "kube-apiserver":
                 print(f"  {r['component']}: {r['note']}", file=out)
+        slow = [r for r in comps.to_dict("records")
+                if r.get("slow_call_losses_per_day") == r.get("slow_call_losses_per_day")
+                and r.get("slow_call_losses_per_day") is not None]
+        if slow:
+            losses = ", ".join(f"{r['component']} {num(r['slow_call_losses_per_day'])}"
+                               for r in slow)
+            print(f"  slow renewals (lease PUT p99 {num(slow[0]['lease_put_p99'])} s): "
+                  f"losses per day {losses}", file=out)
     if len(report.levels):
         if len(comps):
             print(file=out)
