@@ -333,7 +333,7 @@ def _from_cdf_with_atoms(cdf, lo: float, hi: float, step: float) -> Distribution
     k1 = math.ceil(hi / step) + 1
     x = step * np.arange(k0, k1 + 1)
     at = np.clip(cdf(x), 0.0, 1.0)
-    left = np.clip(cdf(x - 1e-9 * step), 0.0, 1.0)
+    left = np.clip(cdf(x - 1e-6 * step), 0.0, 1.0)
     atoms = np.maximum(at - left, 0.0)
     atoms[atoms < 1e-12] = 0.0
     cells = np.maximum(left[1:] - at[:-1], 0.0)
@@ -386,7 +386,7 @@ def write_stall(cfg: RaftConfig, *, step: float | None = None) -> Distribution:
 
     def cdf(w):
         w = np.asarray(w, dtype=float) - c
-        sent = tau * np.floor(w / tau + 1e-9)
+        sent = tau * np.floor(w / tau + 1e-10)
         total = np.zeros_like(w)
         for key in keys:
             slot, rank, hops, dslot, drank = key
