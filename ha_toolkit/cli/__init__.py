@@ -20,6 +20,8 @@ Subcommands::
     ha-toolkit check [--preset NAME | durations...] [the target flags of tune] [--json]
     ha-toolkit audit [--leases FILE] [--manifests DIR] [--metrics FILE] [--window D]
                      [--candidates N] [the target flags of tune] [--json]
+    ha-toolkit etcd-failover [--heartbeat-interval D] [--election-timeout D] [--members N]
+                             [--pre-vote] [--request-timeout D] [--json]
     ha-toolkit figures [--in-place] [--only PATTERN]
 
 Durations accept ``15s``, ``1m30s``, ``500ms`` or plain seconds. ``--json`` prints one JSON
@@ -34,7 +36,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ha_toolkit.cli import apiserver, audit, availability, election, figures
+from ha_toolkit.cli import apiserver, audit, availability, election, etcd, figures
 from ha_toolkit.cli._common import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -48,7 +50,7 @@ from ha_toolkit.cli._common import (
 __all__ = ["main", "build_parser"]
 
 # one module per model package; each adds its subcommands in this order
-_MODULES = (election, apiserver, availability, audit, figures)
+_MODULES = (election, etcd, apiserver, availability, audit, figures)
 
 
 def build_parser() -> Parser:

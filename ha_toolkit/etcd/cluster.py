@@ -36,7 +36,6 @@ import contextlib
 import http.client
 import json
 import math
-import os
 import shutil
 import signal
 import socket
@@ -54,7 +53,7 @@ import numpy as np
 
 __all__ = [
     "EtcdCluster",
-    "EtcdNotFound",
+    "EtcdNotFoundError",
     "FailoverRecord",
     "etcd_binary",
     "etcd_version",
@@ -69,15 +68,15 @@ _STOP_TIMEOUT = 5.0
 _MAX_CATCH_UP_LAG = 50
 
 
-class EtcdNotFound(RuntimeError):
+class EtcdNotFoundError(RuntimeError):
     """No ``etcd`` executable on the PATH (install Debian's ``etcd-server``)."""
 
 
 def etcd_binary() -> str:
-    """Path of the ``etcd`` executable, or :class:`EtcdNotFound`."""
+    """Path of the ``etcd`` executable, or :class:`EtcdNotFoundError`."""
     path = shutil.which("etcd")
     if path is None:
-        raise EtcdNotFound(
+        raise EtcdNotFoundError(
             "etcd not found on PATH: install it with "
             "`apt-get install etcd-server etcd-client` (Debian, etcd 3.4)"
         )

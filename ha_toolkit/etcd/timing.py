@@ -411,7 +411,9 @@ def step_down(cfg: RaftConfig, *, step: float | None = None) -> Distribution:
     falls at a uniform phase of the check cycle, so the delay is Uniform[E h, 2 E h).
     """
     if not cfg.check_quorum:
-        raise ValueError("step_down needs check_quorum=True: without it the leader never steps down")
+        raise ValueError(
+            "step_down needs check_quorum=True: without it the leader never steps down"
+        )
     period = cfg.election_ticks * cfg.heartbeat_interval
     step = lattice_step(cfg) if step is None else float(step)
     return uniform(period, 2 * period, step)
