@@ -133,7 +133,7 @@ ORACLE_SETTINGS = [
     {"heartbeat_interval": "50ms", "election_timeout": "500ms"},
     {"traffic": "idle"},
     {"members": 5, "pre_vote": True},
-    {"members": 4, "message_delay": "3ms"},
+    {"members": 4, "election_timeout": "500ms"},
 ]
 
 

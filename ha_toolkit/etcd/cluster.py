@@ -373,8 +373,10 @@ class EtcdCluster:
                     m.member_id = str(s["header"]["member_id"])
                 leaders = {str(s.get("leader", "0")) for _, s in statuses}
                 indexes = [int(s.get("raftIndex", 0)) for _, s in statuses]
-                if len(leaders) == 1 and "0" not in leaders and (
-                    max(indexes) - min(indexes) <= _MAX_CATCH_UP_LAG
+                if (
+                    len(leaders) == 1
+                    and "0" not in leaders
+                    and (max(indexes) - min(indexes) <= _MAX_CATCH_UP_LAG)
                 ):
                     (lead,) = leaders
                     for m, _ in statuses:

@@ -50,8 +50,18 @@ class FailoverSamples:
 
 
 class _Node:
-    __slots__ = ("phase", "role", "term", "vote", "follows_old", "base", "timeout", "version",
-                 "dropped_at", "votes")
+    __slots__ = (
+        "phase",
+        "role",
+        "term",
+        "vote",
+        "follows_old",
+        "base",
+        "timeout",
+        "version",
+        "dropped_at",
+        "votes",
+    )
 
     def __init__(self, phase: float, timeout: int) -> None:
         self.phase = phase

@@ -42,9 +42,12 @@ independent and uniform (members started at unrelated times; the harness,
 last message from the leader arrives right at its death, so survivor j's k-th tick after
 it falls at ``(k - 1 + r_j) h`` with ``r_j`` iid Uniform[0, 1); with ``"idle"`` the last
 message is the heartbeat of the leader's last tick, a Uniform[0, h) time earlier, which
-shifts the whole election by that much. Messages take ``message_delay`` each and are
-handled in the order sent; with zero delay everything a tick sets off happens before the
-next tick of any member.
+shifts the whole election by that much. Messages are handled in the order sent, and
+everything a tick sets off happens before the next tick of any member: exact when
+messages take no time; a ``message_delay`` is then added once per message on the chain
+that elected the leader (2 messages, 4 with pre-vote), which is a close approximation
+while the delay is small against a heartbeat (it ignores a tick falling inside the
+exchange).
 
 Who campaigns, who grants and who wins then depend only on the integer timeouts and on
 the ORDER of the phases ``r_j``, so the election is a finite Markov chain over "slots"
@@ -200,9 +203,7 @@ def _cascade(ms: list, c: int, cfg: RaftConfig, when) -> int | None:
         if kind in (_VOTE, _PRE_VOTE):
             leaderless = r[3] is not None
             can_vote = (
-                r[2] == fr
-                or (r[2] == _NONE and leaderless)
-                or (kind == _PRE_VOTE and term > r[1])
+                r[2] == fr or (r[2] == _NONE and leaderless) or (kind == _PRE_VOTE and term > r[1])
             )
             resp = _VOTE_RESP if kind == _VOTE else _PRE_VOTE_RESP
             if can_vote:
