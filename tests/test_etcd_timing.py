@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 
 from ha_toolkit.etcd.config import RaftConfig
-from ha_toolkit.etcd.simulate import simulate_failover
-from ha_toolkit.etcd.timing import election_outcomes, failover, step_down, write_stall
+from ha_toolkit.etcd.simulate import simulate_failover, simulate_quorum_return
+from ha_toolkit.etcd.timing import (
+    election_outcomes,
+    failover,
+    quorum_return,
+    step_down,
+    write_stall,
+)
 
 
 # ---------------------------------------------------------------- configuration
@@ -160,3 +166,24 @@ def test_oracle_is_seeded():
     assert np.array_equal(a.failover, b.failover)
     with pytest.raises(ValueError, match="n must be"):
         simulate_failover(cfg, 0, np.random.default_rng(1))
+
+
+# ---------------------------------------------------------------- quorum comes back
+@pytest.mark.parametrize("kwargs", [{}, {"pre_vote": True}, {"pre_vote": True, "members": 5}])
+def test_quorum_return_matches_the_oracle(kwargs):
+    cfg = RaftConfig(**kwargs)
+    dist = quorum_return(cfg)
+    x = simulate_quorum_return(cfg, 4000, np.random.default_rng(17))
+    assert abs(x.mean() - dist.mean()) < 4 * x.std() / math.sqrt(x.size)
+    assert dist.ks_distance(x) < 1.63 / math.sqrt(x.size)
+
+
+def test_quorum_return_without_pre_vote_is_the_renewal_residual():
+    # a candidate re-draws R each cycle: the residual's mean is E[G^2] / (2 E[G]) for
+    # G = R h, R uniform on [E, 2E - 1]
+    g = 0.1 * np.arange(10, 20)
+    assert quorum_return(RaftConfig()).mean() == pytest.approx(
+        (g**2).mean() / (2 * g.mean()), rel=1e-6
+    )
+    with pytest.raises(ValueError, match="members=3"):
+        quorum_return(RaftConfig(members=5))

@@ -25,7 +25,7 @@ import numpy as np
 
 from ha_toolkit.etcd.config import RaftConfig
 
-__all__ = ["FailoverSamples", "simulate_failover"]
+__all__ = ["FailoverSamples", "simulate_failover", "simulate_quorum_return"]
 
 _MAX_EVENTS = 100_000
 
@@ -260,3 +260,40 @@ def simulate_failover(cfg: RaftConfig, n: int, rng: np.random.Generator) -> Fail
             member = trial.nodes[int(rng.integers(m))]
             ws[k] = _client_stall(cfg, min(member.dropped_at, elected), elected)
     return FailoverSamples(fo, ws, camp)
+
+
+def simulate_quorum_return(cfg: RaftConfig, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Simulate the time from a quorum's return to a new leader (see ``quorum_return``).
+
+    The waiting members' campaign timers run from a random moment far in the past (200
+    election timeouts), drawing a timeout at each campaign (candidates) or keeping one
+    (pre-candidates); the returning member starts ticking at time 0 with a fresh phase.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    e, h = cfg.election_ticks, cfg.heartbeat_interval
+    if not cfg.pre_vote and cfg.members != 3:
+        raise ValueError("quorum_return without pre-vote is modelled for members=3")
+    out = np.empty(n)
+    past = 200 * e * h
+    for k in range(n):
+        firsts = []
+        for _ in range(cfg.quorum - 1):
+            timeout = int(rng.integers(e, 2 * e))
+            # the quorum returns at a moment independent of the timer: any phase of a cycle
+            t = -past - float(rng.uniform(0.0, timeout * h))
+            for _ in range(_MAX_EVENTS):
+                t += timeout * h
+                if t >= 0:
+                    break
+                if not cfg.pre_vote:
+                    timeout = int(rng.integers(e, 2 * e))
+            firsts.append(t)
+        first = min(firsts)
+        if cfg.pre_vote:
+            returning = (int(rng.integers(e, 2 * e)) - 1 + float(rng.random())) * h
+            first = min(first, returning) + 4 * cfg.message_delay
+        else:
+            first += 2 * cfg.message_delay
+        out[k] = first
+    return out

@@ -82,7 +82,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import special
 
-from ha_toolkit.distribution import Distribution, uniform
+from ha_toolkit.distribution import Distribution, equilibrium, min_of, mixture, point, uniform
 from ha_toolkit.etcd.config import RaftConfig
 
 __all__ = [
@@ -90,6 +90,7 @@ __all__ = [
     "election_outcomes",
     "failover",
     "lattice_step",
+    "quorum_return",
     "step_down",
     "write_stall",
 ]
@@ -418,3 +419,40 @@ def step_down(cfg: RaftConfig, *, step: float | None = None) -> Distribution:
     period = cfg.election_ticks * cfg.heartbeat_interval
     step = lattice_step(cfg) if step is None else float(step)
     return uniform(period, 2 * period, step)
+
+
+def quorum_return(cfg: RaftConfig, *, step: float | None = None) -> Distribution:
+    """Time from a quorum coming back until a new leader (seconds).
+
+    The cluster lost its quorum long ago; ``quorum - 1`` members kept running without a
+    leader, and at time 0 one more member is up and reachable (a restart), which makes a
+    quorum. Nobody has a leader, so nobody is in a lease.
+
+    * Without pre-vote a waiting member is a candidate that campaigns every R ticks with a
+      fresh R each time (``becomeCandidate`` -> ``reset``), raising its term: its next
+      campaign comes after the stationary residual of that renewal process
+      (:func:`~ha_toolkit.distribution.equilibrium` of R h, R uniform on [E, 2E - 1]). The
+      returning member's term is lower, so its own requests are ignored (``Step``, lower
+      term) and it grants the waiting candidate's. Modelled for 3 members (one waiting
+      member): with more, the waiting candidates' terms differ and a lower one is ignored.
+    * With pre-vote the waiting members are pre-candidates that keep their R
+      (``becomePreCandidate`` does not reset it), so each next campaign comes uniformly
+      within R h; terms do not rise, so whoever times out first wins, the returning member
+      included, whose first timeout is (R - 1 + r) h with a fresh phase r.
+    """
+    e, h = cfg.election_ticks, cfg.heartbeat_interval
+    step = lattice_step(cfg) if step is None else float(step)
+    waiting = cfg.quorum - 1
+    weights = [1.0 / e] * e
+    if not cfg.pre_vote:
+        if cfg.members != 3:
+            raise ValueError(
+                "quorum_return without pre-vote is modelled for members=3 (one waiting "
+                f"member); got members={cfg.members}"
+            )
+        gap = mixture(weights, [point(r * h, step) for r in range(e, 2 * e)])
+        return equilibrium(gap, step).shift(2 * cfg.message_delay)
+    residual = mixture(weights, [uniform(0.0, r * h, step, origin=0.0) for r in range(e, 2 * e)])
+    returning = uniform((e - 1) * h, (2 * e - 1) * h, step, origin=0.0)
+    first = min_of(*([residual] * waiting), returning)
+    return first.shift(4 * cfg.message_delay)
