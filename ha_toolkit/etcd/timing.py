@@ -34,7 +34,8 @@ vendors the same logic as ``go.etcd.io/etcd/raft``):
   candidate was re-randomized when it campaigned.
 * **CheckQuorum** (``tickHeartbeat``, ``stepLeader`` MsgCheckQuorum): every E ticks the
   leader checks that a quorum was active since the last check and steps down otherwise
-  (:func:`step_down`).
+  (:func:`step_down`); the time to elect once a lost quorum is back is
+  :func:`quorum_return`.
 
 The model. The leader dies at a moment independent of the tick timers, whose phases are
 independent and uniform (members started at unrelated times; the harness,
