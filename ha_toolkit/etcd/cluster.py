@@ -11,6 +11,7 @@ found free at start, keeps its data in a temporary folder and writes its JSON lo
    right before its death (the model's ``traffic="busy"``);
 2. after a random pause (uniform over one heartbeat interval, so that the kill falls at a
    random phase of the tick timers) the leader is killed with SIGKILL through its handle;
+   time 0 is the moment the killed process has been reaped;
 3. the failover is the time from the kill to the timestamp of the new leader's
    ``became leader at term N`` line in its log; the write stall is the time from the kill
    to the end of the first successful write sent after it;
@@ -441,10 +442,11 @@ class EtcdCluster:
                 # keep writing a while, then kill at a random phase of the tick timers
                 time.sleep(2 * h + float(self.rng.uniform(0.0, h)))
                 assert leader.proc is not None
-                before = time.time()
                 leader.proc.send_signal(signal.SIGKILL)
-                kill_time = 0.5 * (before + time.time())
                 leader.proc.wait(timeout=_STOP_TIMEOUT)
+                # SIGKILL takes effect asynchronously: count from the moment the process is
+                # reaped, so that no write sent "after the kill" can reach the old leader
+                kill_time = time.time()
                 self._stop(leader)
                 elected, new_leader, term = self._became_leader(kill_time, wait)
                 stall = None
