@@ -4,9 +4,11 @@ etcd takes ``--heartbeat-interval`` and ``--election-timeout`` in whole millisec
 checks them in ``embed.Config.Validate`` (etcd ``server/embed/config.go``): both > 0, the
 election timeout at least 5 heartbeat intervals and below 50 s. Raft counts in ticks of
 one heartbeat interval: ``ElectionTicks = election-timeout / heartbeat-interval`` (integer
-division, ``Config.ElectionTicks``), and etcd runs Raft with ``HeartbeatTick: 1`` and
-``CheckQuorum: true`` (``server/etcdserver/raft.go``, ``bootstrapRaftFromWAL`` /
-``startNode`` in 3.4).
+division, ``Config.ElectionTicks``), and etcd runs Raft with ``HeartbeatTick: 1``,
+``CheckQuorum: true`` and ``PreVote`` from ``--pre-vote`` (etcd 3.4 ``etcdserver/raft.go``,
+``startNode`` and ``restartNode``; 3.5 and later ``server/etcdserver/bootstrap.go``). The
+members' logs in the harness show the CheckQuorum lease at work: "ignored MsgVote ...
+lease is not expired".
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@ The rules, as etcd-io/raft ``raft.go`` implements them (etcd embeds this Raft; e
 vendors the same logic as ``go.etcd.io/etcd/raft``):
 
 * **Ticks.** etcd calls ``Node.Tick`` once per ``--heartbeat-interval`` from a
-  ``time.Ticker`` started with the server (etcd ``server/etcdserver/raft.go``,
-  ``raftNode.start``), with ``HeartbeatTick = 1`` and ``ElectionTick =
-  election-timeout / heartbeat-interval`` = E.
+  ``time.Ticker`` made with the server (etcd 3.4 ``etcdserver/raft.go``, 3.5 and later
+  ``server/etcdserver/raft.go``: ``newRaftNode`` creates the ticker, ``raftNode.start``
+  ticks on it), with ``HeartbeatTick = 1`` and ``ElectionTick = election-timeout /
+  heartbeat-interval`` = E (:mod:`ha_toolkit.etcd.config`).
 * **Followers and candidates** (``tickElection``): each tick adds one to
   ``electionElapsed``; when it reaches ``randomizedElectionTimeout`` the member sets it
   to 0 and campaigns (``Step(MsgHup)``).
