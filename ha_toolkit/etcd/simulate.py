@@ -265,7 +265,7 @@ def simulate_failover(cfg: RaftConfig, n: int, rng: np.random.Generator) -> Fail
 def simulate_quorum_return(cfg: RaftConfig, n: int, rng: np.random.Generator) -> np.ndarray:
     """Simulate the time from a quorum's return to a new leader (see ``quorum_return``).
 
-    The waiting members' campaign timers run from a random moment far in the past (200
+    The waiting members' campaign timers run from a random moment far in the past (30
     election timeouts), drawing a timeout at each campaign (candidates) or keeping one
     (pre-candidates); the returning member starts ticking at time 0 with a fresh phase.
     """
@@ -275,7 +275,7 @@ def simulate_quorum_return(cfg: RaftConfig, n: int, rng: np.random.Generator) ->
     if not cfg.pre_vote and cfg.members != 3:
         raise ValueError("quorum_return without pre-vote is modelled for members=3")
     out = np.empty(n)
-    past = 200 * e * h
+    past = 30 * e * h
     for k in range(n):
         firsts = []
         for _ in range(cfg.quorum - 1):
