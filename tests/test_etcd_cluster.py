@@ -54,3 +54,11 @@ def test_bad_cluster_settings(etcd_available):
         EtcdCluster(2, rng=np.random.default_rng(0))
     with pytest.raises(ValueError, match="should be at least as 5 times"):
         EtcdCluster(3, 0.3, 1.0, rng=np.random.default_rng(0))
+
+
+def test_missing_etcd_is_named(monkeypatch):
+    import ha_toolkit.etcd.cluster as cluster
+
+    monkeypatch.setattr(cluster.shutil, "which", lambda name: None)
+    with pytest.raises(cluster.EtcdNotFoundError, match="apt-get install etcd-server"):
+        cluster.etcd_binary()

@@ -107,6 +107,11 @@ _NONE = -1
 _VOTE, _PRE_VOTE, _VOTE_RESP, _PRE_VOTE_RESP = 0, 1, 2, 3
 
 
+def _require_config(cfg) -> None:
+    if not isinstance(cfg, RaftConfig):
+        raise ValueError(f"cfg must be a RaftConfig, got {type(cfg).__name__}")
+
+
 def lattice_step(cfg: RaftConfig) -> float:
     """Lattice step of the returned distributions: a hundredth of a heartbeat interval."""
     return cfg.heartbeat_interval / 100.0
@@ -354,6 +359,7 @@ def failover(cfg: RaftConfig, *, step: float | None = None) -> Distribution:
     step : float, optional
         Lattice step; default :func:`lattice_step`.
     """
+    _require_config(cfg)
     out = election_outcomes(cfg)
     h, m, delay = cfg.heartbeat_interval, out.survivors, cfg.message_delay
     step = lattice_step(cfg) if step is None else float(step)
@@ -382,6 +388,7 @@ def write_stall(cfg: RaftConfig, *, step: float | None = None) -> Distribution:
     The client writes continuously (so the traffic is ``"busy"`` whatever ``cfg`` says),
     each write with the timeout ``cfg.request_timeout``; see the module docstring.
     """
+    _require_config(cfg)
     out = election_outcomes(cfg)
     h, m, delay = cfg.heartbeat_interval, out.survivors, cfg.message_delay
     tau, c = cfg.request_timeout, cfg.commit_latency
@@ -414,6 +421,7 @@ def step_down(cfg: RaftConfig, *, step: float | None = None) -> Distribution:
     loss still sees the followers' answers from before it; the second steps down. The loss
     falls at a uniform phase of the check cycle, so the delay is Uniform[E h, 2 E h).
     """
+    _require_config(cfg)
     if not cfg.check_quorum:
         raise ValueError(
             "step_down needs check_quorum=True: without it the leader never steps down"
@@ -442,6 +450,7 @@ def quorum_return(cfg: RaftConfig, *, step: float | None = None) -> Distribution
       within R h; terms do not rise, so whoever times out first wins, the returning member
       included, whose first timeout is (R - 1 + r) h with a fresh phase r.
     """
+    _require_config(cfg)
     e, h = cfg.election_ticks, cfg.heartbeat_interval
     step = lattice_step(cfg) if step is None else float(step)
     waiting = cfg.quorum - 1
