@@ -72,6 +72,13 @@ is the first one sent at or after D, and it commits at ``max(tau * ceil(D / tau)
 plus ``commit_latency`` (tau the timeout; etcd's own default ``5 s + 2 * election
 timeout`` makes the stall about tau, which is why API servers log "etcdserver: request
 timed out" after an etcd leader change).
+
+Checked against a real etcd 3.4 (``benchmarks/bench_etcd.py``, 100 SIGKILLed leaders per
+setting): the failover's mean within 4 % and its Kolmogorov-Smirnov distance below the
+1 % critical value at 100/1000 ms, 50/500 ms, with pre-vote and with 5 members; the
+members' logs show the ignored votes ("lease is not expired") and the double campaigns of
+a failed round. The real exchange from campaign to leader takes 1 to 20 ms (the candidate
+and the voter write term and vote to disk), which ``message_delay`` can carry.
 """
 
 from __future__ import annotations
