@@ -164,6 +164,9 @@ def test_exact_failover_and_stall_match_the_oracle(kwargs):
 def test_models_refuse_other_inputs():
     with pytest.raises(ValueError, match="RaftConfig"):
         failover({"members": 3})
+    # 7 members and 1000 ticks would take the exact chain minutes
+    with pytest.raises(ValueError, match="simulate_failover"):
+        failover(RaftConfig(members=7, heartbeat_interval="10ms", election_timeout="10s"))
 
 
 def test_oracle_is_seeded():
