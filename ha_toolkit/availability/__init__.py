@@ -8,6 +8,8 @@
   :class:`Assumptions` (``data/availability_assumptions.csv``).
 * :mod:`~ha_toolkit.availability.simulate`: the Monte Carlo cross-check.
 * :mod:`~ha_toolkit.availability.explore`: sweeps for the notebook and the CLI.
+* :mod:`~ha_toolkit.availability.etcd_cascade`: an etcd leader failover as an API outage
+  for the leases, and the etcd election gap of :mod:`.controlplane`.
 """
 
 from ha_toolkit.availability.blocks import (
