@@ -5,7 +5,9 @@ stall as the API server sees it: a write it sends to a surviving member is lost 
 member still follows the dead leader (forwarded to it, etcd-io/raft ``stepFollower``), and
 waits for the new leader once the member has none; an API server retrying at once
 therefore sees writes fail from the death until the new leader, F
-(:func:`ha_toolkit.etcd.timing.failover`). For the lease holder this is an API outage of
+(:func:`ha_toolkit.etcd.timing.failover`). (A write sent to a member that already lost
+the dead leader, in a failed first round, would wait for F and then succeed; counting it
+as failed errs on the safe side.) For the lease holder this is an API outage of
 length F during which its renewals hang (the API server waits on etcd until the call's
 timeout): ``mode="blackhole"`` of :func:`ha_toolkit.election.outage.outage_survival`.
 
