@@ -177,6 +177,9 @@ class _Member:
     proc: subprocess.Popen | None = None
     log_file: IO | None = None
     member_id: str = ""
+    # bytes of the log already scanned for leader lines, and what they held
+    log_offset: int = 0
+    leader_lines: list = field(default_factory=list)
 
 
 @dataclass
@@ -395,7 +398,7 @@ class EtcdCluster:
         for _ in range(polls):
             found = []
             for m in self._members:
-                for t, term in _leader_lines(m.log_path):
+                for t, term in _new_leader_lines(m):
                     if t >= since - 0.001:
                         found.append((t, m, term))
             if found:
@@ -478,18 +481,32 @@ def _whole_ms(value: float, name: str) -> int:
     return int(round(ms))
 
 
-def _leader_lines(path: Path) -> list[tuple[float, int]]:
-    """(time, term) of every ``became leader at term N`` line of a member's JSON log."""
+def _new_leader_lines(m: _Member) -> list[tuple[float, int]]:
+    """(time, term) of every ``became leader`` line of a member's log, reading only new bytes.
+
+    Only whole lines are consumed, so a line being written is read at the next call; the
+    harness then spends little CPU while the members race for leadership.
+    """
+    with contextlib.suppress(FileNotFoundError), open(m.log_path, "rb") as f:
+        f.seek(m.log_offset)
+        chunk = f.read()
+        end = chunk.rfind(b"\n") + 1
+        m.log_offset += end
+        m.leader_lines.extend(_leader_lines(chunk[:end].splitlines()))
+    return m.leader_lines
+
+
+def _leader_lines(lines) -> list[tuple[float, int]]:
+    """(time, term) of every ``became leader at term N`` line among JSON log lines."""
     out = []
-    with contextlib.suppress(FileNotFoundError), open(path, "rb") as f:
-        for raw in f:
-            if b"became leader at term" not in raw:
-                continue
-            try:
-                rec = json.loads(raw)
-            except ValueError:
-                continue
-            msg = str(rec.get("msg", ""))
-            term = int(msg.rsplit(" ", 1)[-1])
-            out.append((_log_time(str(rec["ts"])), term))
+    for raw in lines:
+        if b"became leader at term" not in raw:
+            continue
+        try:
+            rec = json.loads(raw)
+        except ValueError:
+            continue
+        msg = str(rec.get("msg", ""))
+        term = int(msg.rsplit(" ", 1)[-1])
+        out.append((_log_time(str(rec["ts"])), term))
     return out
