@@ -62,3 +62,21 @@ def test_missing_etcd_is_named(monkeypatch):
     monkeypatch.setattr(cluster.shutil, "which", lambda name: None)
     with pytest.raises(cluster.EtcdNotFoundError, match="apt-get install etcd-server"):
         cluster.etcd_binary()
+
+
+def test_real_quorum_return_falls_within_the_model(etcd_available):
+    from ha_toolkit.etcd.timing import quorum_return
+
+    cfg = RaftConfig(heartbeat_interval="50ms", election_timeout="500ms")
+    lo, hi = quorum_return(cfg).support()
+    with EtcdCluster(3, 0.05, 0.5, rng=np.random.default_rng(3)) as cluster:
+        (record,) = cluster.quorum_returns(1, time_limit=40.0)
+    # the waiting candidate's next campaign comes within one cycle of at most 2E - 1 ticks
+    assert lo - 0.01 <= record.election <= hi + 0.5
+    assert record.waited >= 6 * 0.5
+    five = EtcdCluster(5, rng=np.random.default_rng(0))
+    try:
+        with pytest.raises(ValueError, match="3-member"):
+            next(five.quorum_returns(1))
+    finally:
+        five.close()

@@ -56,6 +56,7 @@ __all__ = [
     "EtcdCluster",
     "EtcdNotFoundError",
     "FailoverRecord",
+    "QuorumReturnRecord",
     "etcd_binary",
     "etcd_version",
     "failovers_frame",
@@ -159,6 +160,30 @@ class FailoverRecord:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class QuorumReturnRecord:
+    """One measured return of a lost quorum.
+
+    Attributes
+    ----------
+    election : float
+        Seconds from the moment the waiting member saw the returning one (its log line
+        ``peer became active``) to the ``became leader`` line.
+    waited : float
+        Seconds the cluster spent without a quorum.
+    term_after : int
+        The new leader's term.
+    """
+
+    election: float
+    waited: float
+    term_after: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict."""
+        return asdict(self)
+
+
 def failovers_frame(records: list[FailoverRecord]):
     """A DataFrame of failover records, one row each."""
     import pandas as pd
@@ -180,6 +205,8 @@ class _Member:
     # bytes of the log already scanned for leader lines, and what they held
     log_offset: int = 0
     leader_lines: list = field(default_factory=list)
+    other_offsets: dict = field(default_factory=dict)
+    other_lines: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -472,6 +499,79 @@ class EtcdCluster:
             )
             self._spawn(leader)
             time.sleep(float(self.rng.uniform(0.0, h)))
+
+
+    def quorum_returns(
+        self, count: int, *, time_limit: float = 600.0
+    ) -> Iterator[QuorumReturnRecord]:
+        """Take the quorum away and give it back ``count`` times (3 members, no writes).
+
+        Each round kills the leader and one follower with SIGKILL, waits until the
+        remaining member has campaigned alone for a while (three to four longest
+        timeouts, at a random moment of its cycle), restarts the killed follower and
+        measures from the survivor's ``peer became active`` line for it to the new
+        leader's ``became leader`` line; then restarts the old leader.
+        """
+        if self.members != 3:
+            raise ValueError("quorum_returns drives a 3-member cluster")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"count must be an integer >= 1, got {count!r}")
+        et = self.election_ms / 1000.0
+        wait = 10 * et + 5.0
+        deadline = time.monotonic() + time_limit
+        for _ in range(count):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"time limit of {time_limit:g} s reached")
+            leader = self._wait_stable(wait)
+            followers = [m for m in self._members if m is not leader]
+            keep, gone = followers
+            for m in (leader, gone):
+                assert m.proc is not None
+                m.proc.send_signal(signal.SIGKILL)
+                m.proc.wait(timeout=_STOP_TIMEOUT)
+                self._stop(m)
+            lost = time.time()
+            time.sleep(6 * et + float(self.rng.uniform(0.0, 2 * et)))
+            restart = time.time()
+            self._spawn(gone)
+            active = self._peer_active(keep, gone, restart, wait)
+            elected, _, term = self._became_leader(active, wait)
+            yield QuorumReturnRecord(elected - active, restart - lost, term)
+            self._spawn(leader)
+
+    def _peer_active(self, seer: _Member, seen: _Member, since: float, timeout: float) -> float:
+        """Time of ``seer``'s first ``peer became active`` line for ``seen`` after ``since``."""
+        peer = format(int(seen.member_id), "x")
+        deadline = time.monotonic() + timeout
+        for _ in range(math.ceil(timeout / _POLL) + 1):
+            for t, who in _new_lines(seer, b"peer became active", "peer-id"):
+                if who == peer and t >= since - 0.001:
+                    return t
+            if time.monotonic() > deadline:
+                break
+            time.sleep(_POLL)
+        raise RuntimeError(f"{seer.name} did not see {seen.name} within {timeout:g} s")
+
+
+def _new_lines(m: _Member, needle: bytes, key: str) -> list[tuple[float, str]]:
+    """(time, record[key]) of the lines of m's log with ``needle``, scanning new bytes."""
+    offset = m.other_offsets.get(needle, 0)
+    out = []
+    with contextlib.suppress(FileNotFoundError), open(m.log_path, "rb") as f:
+        f.seek(offset)
+        chunk = f.read()
+        end = chunk.rfind(b"\n") + 1
+        m.other_offsets[needle] = offset + end
+        for raw in chunk[:end].splitlines():
+            if needle not in raw:
+                continue
+            try:
+                rec = json.loads(raw)
+            except ValueError:
+                continue
+            out.append((_log_time(str(rec["ts"])), str(rec.get(key, ""))))
+    m.other_lines.setdefault(needle, []).extend(out)
+    return m.other_lines[needle]
 
 
 def _whole_ms(value: float, name: str) -> int:
