@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from ha_toolkit.etcd.config import RaftConfig
-from ha_toolkit.etcd.explore import failover_grid, model_vs_measured
-from ha_toolkit.etcd.simulate import simulate_failover
+from ha_toolkit.etcd.explore import failover_grid, model_vs_measured, quorum_returns_vs_model
+from ha_toolkit.etcd.simulate import simulate_failover, simulate_quorum_return
 
 
 def test_grid_skips_settings_etcd_refuses_and_scales_with_the_timeout():
@@ -40,3 +40,11 @@ def test_oracle_draws_pass_the_comparison():
     # draws from a model 20 % slower fail the same test
     slow = frame.assign(failover=frame["failover"] * 1.2)
     assert model_vs_measured(slow).set_index("what").loc["failover", "ks"] > fo["ks_critical_1pct"]
+
+
+def test_quorum_return_comparison_accepts_oracle_draws():
+    x = simulate_quorum_return(RaftConfig(), 300, np.random.default_rng(2))
+    frame = pd.DataFrame({"pre_vote": False, "election": x})
+    row = quorum_returns_vs_model(frame).iloc[0]
+    assert row["n"] == 300 and not row["pre_vote"]
+    assert row["ks"] < row["ks_critical_1pct"]

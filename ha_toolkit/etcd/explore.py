@@ -14,20 +14,23 @@ from scipy import stats
 
 from ha_toolkit._data import data_path
 from ha_toolkit.etcd.config import RaftConfig
-from ha_toolkit.etcd.timing import failover, write_stall
+from ha_toolkit.etcd.timing import failover, quorum_return, write_stall
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
     "MEASUREMENTS_FILE",
+    "QUORUM_RETURNS_FILE",
     "failover_grid",
     "measured_failovers",
     "model_for_setting",
     "model_vs_measured",
+    "quorum_returns_vs_model",
 ]
 
 MEASUREMENTS_FILE = "etcd_failovers.csv"
+QUORUM_RETURNS_FILE = "etcd_quorum_returns.csv"
 _QUANTILES = (0.5, 0.9, 0.99)
 # the client timeout the harness wrote with
 HARNESS_REQUEST_TIMEOUT = 0.1
@@ -120,4 +123,37 @@ def model_vs_measured(measured: pd.DataFrame | None = None) -> pd.DataFrame:
             row["ks"] = dist.ks_distance(x)
             row["ks_critical_1pct"] = float(stats.kstwo.ppf(0.99, x.size))
             rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def quorum_returns_vs_model(measured: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Measured quorum returns (``data/etcd_quorum_returns.csv``) beside the model.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per pre-vote setting: ``pre_vote, n, model_mean, measured_mean, model_p50,
+        measured_p50, model_p90, measured_p90, ks, ks_critical_1pct``.
+    """
+    import pandas as pd
+
+    frame = pd.read_csv(data_path(QUORUM_RETURNS_FILE)) if measured is None else measured
+    rows = []
+    for pre_vote, part in frame.groupby("pre_vote", sort=True):
+        model = quorum_return(RaftConfig(pre_vote=bool(pre_vote)))
+        x = part["election"].to_numpy(dtype=float)
+        rows.append(
+            {
+                "pre_vote": bool(pre_vote),
+                "n": x.size,
+                "model_mean": model.mean(),
+                "measured_mean": float(x.mean()),
+                "model_p50": float(model.ppf(0.5)),
+                "measured_p50": float(np.quantile(x, 0.5)),
+                "model_p90": float(model.ppf(0.9)),
+                "measured_p90": float(np.quantile(x, 0.9)),
+                "ks": model.ks_distance(x),
+                "ks_critical_1pct": float(stats.kstwo.ppf(0.99, x.size)),
+            }
+        )
     return pd.DataFrame(rows)
