@@ -13,6 +13,8 @@
 * :mod:`~ha_toolkit.availability.explore`: sweeps for the notebook and the CLI.
 * :mod:`~ha_toolkit.availability.cascade`: API Priority and Fairness in the leader's renew
   loop (lease losses when the lease calls queue in a loaded priority level).
+* :mod:`~ha_toolkit.availability.etcd_cascade`: an etcd leader failover as an API outage
+  for the leases, and the etcd election gap of :mod:`.controlplane`.
 """
 
 from ha_toolkit.availability.blocks import (

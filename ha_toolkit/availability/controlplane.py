@@ -1011,7 +1011,8 @@ class Assumptions:
     health_check_interval, health_check_threshold, health_check_timeout
         The load balancer's check of the API servers (:class:`HealthCheck`).
     etcd_election : float
-        Mean etcd leader election, seconds.
+        Mean etcd leader election, seconds; the file's ``model`` takes the mean failover
+        of :func:`ha_toolkit.availability.etcd_cascade.etcd_election_gap`.
     rolling_updates_per_year : float
         Planned restarts of every control-plane process, one node after another.
     planned_restart : float
@@ -1099,7 +1100,7 @@ def _default_values() -> dict[str, Any]:
         name, unit = row["parameter"].strip(), row["unit"].strip()
         if name not in known:
             raise ValueError(f"{ASSUMPTIONS_FILE} line {line}: unknown parameter {name!r}")
-        value = float(row["value"])
+        value = _csv_value(name, row["value"], unit)
         if unit in _UNIT_SECONDS:
             values[name] = value * _UNIT_SECONDS[unit]
         elif unit == "count":
@@ -1114,12 +1115,24 @@ def _default_values() -> dict[str, Any]:
     return values
 
 
+def _csv_value(name: str, text: str, unit: str) -> float:
+    """A value of the assumptions file; ``model`` (etcd_election) asks the etcd model."""
+    if text.strip() == "model" and name == "etcd_election":
+        from ha_toolkit.availability.etcd_cascade import etcd_election_gap
+
+        return etcd_election_gap() / _UNIT_SECONDS.get(unit, 1.0)
+    return float(text)
+
+
 def assumptions_frame() -> pd.DataFrame:
     """``data/availability_assumptions.csv`` as a DataFrame (parameter, value, unit, source)."""
     import pandas as pd
 
     frame = pd.DataFrame(_csv_rows(), columns=list(_ASSUMPTION_COLUMNS))
-    frame["value"] = frame["value"].astype(float)
+    frame["value"] = [
+        _csv_value(p.strip(), v, u.strip())
+        for p, v, u in zip(frame["parameter"], frame["value"], frame["unit"], strict=True)
+    ]
     return frame
 
 

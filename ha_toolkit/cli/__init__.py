@@ -29,6 +29,8 @@ Subcommands::
     ha-toolkit check [--preset NAME | durations...] [the target flags of tune] [--json]
     ha-toolkit audit [--leases FILE] [--manifests DIR] [--metrics FILE] [--window D]
                      [--candidates N] [the target flags of tune] [--json]
+    ha-toolkit etcd-failover [--heartbeat-interval D] [--election-timeout D] [--members N]
+                             [--pre-vote] [--request-timeout D] [--json]
     ha-toolkit figures [--in-place] [--only PATTERN]
     ha-toolkit probe --period D --timeout D --failure-threshold N [--initial-delay D]
                      --failure exit|refusing|hung [--manifest FILE] [--json]
@@ -55,6 +57,7 @@ from ha_toolkit.cli import (
     audit,
     availability,
     election,
+    etcd,
     figures,
     lease_loss,
     probes,
@@ -72,7 +75,7 @@ from ha_toolkit.cli._common import (
 __all__ = ["main", "build_parser"]
 
 # one module per model package; each adds its subcommands in this order
-_MODULES = (election, lease_loss, apiserver, availability, audit, figures, probes)
+_MODULES = (election, lease_loss, etcd, apiserver, availability, probes, audit, figures)
 
 
 def build_parser() -> Parser:
