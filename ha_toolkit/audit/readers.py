@@ -27,6 +27,7 @@ import os
 import re
 import warnings
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ __all__ = [
     "CONTROL_PLANE_COMPONENTS",
     "MAX_BYTES",
     "MAX_DURATION",
+    "MAX_INT_DIGITS",
+    "MAX_MANIFEST_FILES",
     "MAX_SEATS",
     "ArtifactError",
     "ArtifactWarning",
@@ -56,6 +59,8 @@ MAX_BYTES = 5 * 1024 * 1024
 MAX_DURATION = 86_400.0
 #: Largest credible seat count (inflight limits, seats of a priority level).
 MAX_SEATS = 1_000_000
+#: Most files of a manifests directory read (a control-plane node holds four or five).
+MAX_MANIFEST_FILES = 64
 
 CONTROL_PLANE_COMPONENTS = ("kube-apiserver", "kube-scheduler", "kube-controller-manager")
 
@@ -106,7 +111,19 @@ _GO_BOOLS = {
     **dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
     **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False),
 }
-_INT = re.compile(r"[+-]?[0-9]+")
+_INT = re.compile(r"[+-]?[0-9]{1,30}")
+#: Most digits of an integer in an artifact (every count read fits in 30 digits).
+MAX_INT_DIGITS = 30
+_MAX_REPEATS_NAMED = 5
+# a quoted piece of a parser's message: it may hold bytes of the file
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+# a Kubernetes object or label name (DNS subdomain, or a Prometheus-safe label value)
+_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,251}[A-Za-z0-9])?")
+# RFC 3339 date-time (metav1.Time, metav1.MicroTime): upper-case T and Z, a numeric offset
+_RFC3339 = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})"
+)
 
 MANIFEST_COLUMNS = [
     "component",
@@ -227,37 +244,147 @@ def _check_text(text: Any, source: str) -> str:
 
 
 def _load_document(text: str, source: str) -> Any:
-    """One JSON or YAML document (YAML through safe_load: no object construction)."""
-    import yaml
-
+    """One JSON or YAML document, parsed strictly (see :func:`_load_json`, :func:`_load_yaml`)."""
     stripped = text.lstrip("\ufeff \t\r\n")
     if not stripped:
         raise ArtifactError(source, "file", "empty")
     if stripped[0] in "{[":
-        try:
-            return json.loads(stripped)
-        except json.JSONDecodeError as exc:
-            place = f"line {exc.lineno} column {exc.colno}"
-            raise ArtifactError(source, place, f"malformed JSON: {exc.msg}") from None
-        except RecursionError:
-            raise ArtifactError(source, "file", "JSON nested too deeply") from None
+        return _load_json(stripped, source)
+    return _load_yaml(stripped, source)
+
+
+class _TooManyDigitsError(Exception):
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+
+def _json_int(literal: str) -> int:
+    if len(literal.lstrip("+-")) > MAX_INT_DIGITS:
+        raise _TooManyDigitsError(len(literal.lstrip("+-")))
+    return int(literal)
+
+
+def _load_json(text: str, source: str) -> Any:
+    """JSON with integers of at most MAX_INT_DIGITS digits; a repeated key warns."""
+    repeated: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out = dict(items)
+        if len(out) < len(items):
+            seen: set[str] = set()
+            repeated.extend(k for k, _ in items if k in seen or seen.add(k))
+        return out
+
     try:
-        return yaml.safe_load(stripped)
+        doc = json.loads(text, parse_int=_json_int, object_pairs_hook=pairs)
+    except json.JSONDecodeError as exc:
+        place = f"line {exc.lineno} column {exc.colno}"
+        raise ArtifactError(source, place, f"malformed JSON: {exc.msg}") from None
+    except _TooManyDigitsError as exc:
+        raise ArtifactError(source, "file", f"an integer of {exc.digits} digits; at most "
+                            f"{MAX_INT_DIGITS} are accepted") from None
+    except RecursionError:
+        raise ArtifactError(source, "file", "JSON nested too deeply") from None
+    for key in repeated[:_MAX_REPEATS_NAMED]:
+        _warn(source, "file", f"key {_ident(key)} repeated in an object; the last one wins, as "
+              "in Go's encoding/json")
+    if len(repeated) > _MAX_REPEATS_NAMED:
+        _warn(source, "file", f"{len(repeated) - _MAX_REPEATS_NAMED} more repeated keys")
+    return doc
+
+
+@lru_cache(maxsize=1)
+def _yaml_loader() -> type:
+    """PyYAML's safe loader (libyaml when present), stricter for artifacts.
+
+    * No anchors and aliases: kubectl never writes them, and a few hundred bytes of nested
+      aliases expand to gigabytes ("billion laughs"). A node reached a second time is an
+      alias; it is refused before anything is built from it.
+    * Integers of more than MAX_INT_DIGITS digits are refused with their line and column.
+    * Timestamps stay strings: the readers accept RFC 3339 only, as the API server does.
+    * A repeated mapping key warns (the last one wins).
+    """
+    import yaml
+    from yaml.constructor import ConstructorError
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class ArtifactLoader(base):  # type: ignore[misc, valid-type]
+        source = "<yaml>"
+
+        def construct_object(self, node: Any, deep: bool = False) -> Any:
+            if node in self.constructed_objects or node in self.recursive_objects:
+                raise ConstructorError(
+                    None, None, "YAML anchors and aliases are not accepted in an artifact "
+                    "(kubectl never writes them)", node.start_mark)
+            return super().construct_object(node, deep)
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            mapping = super().construct_mapping(node, deep)
+            if len(mapping) < len(node.value):
+                self._warn_repeated(node)
+            return mapping
+
+        def _warn_repeated(self, node: Any) -> None:
+            first: dict[Any, Any] = {}
+            for key_node, _ in node.value:
+                key = key_node.value if isinstance(key_node.value, str) else id(key_node)
+                if key in first:
+                    mark = key_node.start_mark
+                    was = first[key]
+                    _warn(self.source, f"line {mark.line + 1} column {mark.column + 1}",
+                          f"key {_ident(key)} repeated (first at line {was.line + 1} column "
+                          f"{was.column + 1}); the last one wins")
+                else:
+                    first[key] = key_node.start_mark
+
+        def construct_yaml_int(self, node: Any) -> int:
+            digits = len(str(node.value).lstrip("+-").replace("_", ""))
+            if digits > MAX_INT_DIGITS:
+                raise ConstructorError(None, None, f"an integer of {digits} digits; at most "
+                                       f"{MAX_INT_DIGITS} are accepted", node.start_mark)
+            return super().construct_yaml_int(node)
+
+    ArtifactLoader.add_constructor("tag:yaml.org,2002:int", ArtifactLoader.construct_yaml_int)
+    ArtifactLoader.add_constructor("tag:yaml.org,2002:timestamp", base.construct_yaml_str)
+    return ArtifactLoader
+
+
+def _load_yaml(text: str, source: str) -> Any:
+    """One YAML document through :func:`_yaml_loader` (safe: no object construction)."""
+    import yaml
+
+    loader = _yaml_loader()(text)
+    loader.source = source
+    try:
+        return loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         place = f"line {mark.line + 1} column {mark.column + 1}" if mark else "file"
-        reason = " ".join(str(exc.problem or exc.context or "syntax error").split())
+        reason = _unquoted(str(exc.problem or exc.context or "syntax error"))
         raise ArtifactError(source, place, f"malformed YAML: {reason}") from None
     except yaml.YAMLError as exc:
-        raise ArtifactError(source, "file", f"malformed YAML: {_one_line(exc)}") from None
+        raise ArtifactError(source, "file", f"malformed YAML ({type(exc).__name__})") from None
     except RecursionError:
         raise ArtifactError(source, "file", "YAML nested too deeply") from None
-    except (ValueError, TypeError, OverflowError) as exc:  # e.g. a timestamp like 2024-13-45
-        raise ArtifactError(source, "file", f"malformed YAML value: {_one_line(exc)}") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. !!binary that is not base64
+        raise ArtifactError(source, "file", f"malformed YAML value ({type(exc).__name__})"
+                            ) from None
+    finally:
+        loader.dispose()
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:200]
+def _unquoted(message: str) -> str:
+    """A parser's message without the pieces of the file it quotes."""
+    return " ".join(_QUOTED.sub("'...'", message).split())[:200]
+
+
+def _ident(value: Any) -> str:
+    """A name from a file, quoted when it looks like a Kubernetes name, else only its size."""
+    text = str(value) if isinstance(value, str) else ""
+    if _NAME.fullmatch(text):
+        return repr(text)
+    return f"(a name of {len(text)} characters)" if isinstance(value, str) else "(not a string)"
 
 
 def _mapping(value: Any, source: str, place: str) -> Mapping[str, Any]:
@@ -270,6 +397,13 @@ def _kind(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
+def _kind_name(kind: Any) -> str:
+    """A ``kind`` field for a message: short and safe, else only its type."""
+    if isinstance(kind, str) and re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,62}", kind):
+        return repr(kind)
+    return f"a {_kind(kind)}" if not isinstance(kind, str) else "an unknown kind"
+
+
 # ------------------------------------------------------------------------------ leases
 def _whole(value: Any, source: str, place: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
@@ -280,21 +414,30 @@ def _whole(value: Any, source: str, place: str, low: int, high: int) -> int:
 
 
 def _time(value: Any, source: str, place: str) -> pd.Timestamp | None:
+    """An RFC 3339 time as Go's time.RFC3339 layout reads it (metav1.Time), in UTC."""
     if value is None:
         return None
-    if isinstance(value, _dt.datetime):  # an unquoted YAML timestamp
-        stamp = value
-    elif isinstance(value, str):
-        try:
-            stamp = _dt.datetime.fromisoformat(value)
-        except ValueError:
-            raise ArtifactError(
-                source, place, f"expected an RFC 3339 time, got {value[:40]!r}"
-            ) from None
-    else:
+    if not isinstance(value, str):
         raise ArtifactError(source, place, f"expected an RFC 3339 time, got {_kind(value)}")
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=_dt.UTC)
+    match = _RFC3339.fullmatch(value)
+    if match is None:
+        raise ArtifactError(
+            source, place, "expected an RFC 3339 time such as 2024-01-31T12:00:00Z"
+        )
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    try:
+        zone = _dt.UTC
+        if offset != "Z":
+            sign = -1 if offset[0] == "-" else 1
+            hours, minutes = int(offset[1:3]), int(offset[4:6])
+            if hours > 23 or minutes > 59:
+                raise ValueError("offset")
+            zone = _dt.timezone(sign * _dt.timedelta(hours=hours, minutes=minutes))
+        micro = int((fraction or "0")[:6].ljust(6, "0"))
+        stamp = _dt.datetime(int(year), int(month), int(day), int(hour), int(minute),
+                             int(second), micro, tzinfo=zone)
+    except ValueError:
+        raise ArtifactError(source, place, "an RFC 3339 time out of range") from None
     return pd.Timestamp(stamp).tz_convert("UTC")
 
 
@@ -302,7 +445,7 @@ def _lease_row(item: Any, source: str, place: str) -> dict[str, Any]:
     item = _mapping(item, source, place)
     kind = item.get("kind", "Lease")
     if kind != "Lease":
-        raise ArtifactError(source, f"{place}.kind", f"expected Lease, got {str(kind)[:40]!r}")
+        raise ArtifactError(source, f"{place}.kind", f"expected Lease, got {_kind_name(kind)}")
     meta = _mapping(item.get("metadata"), source, f"{place}.metadata")
     name = meta.get("name")
     if not isinstance(name, str) or not name:
@@ -379,7 +522,8 @@ def parse_leases(text: str | bytes, source: str = "<leases>") -> pd.DataFrame:
             continue
         key = (row["namespace"], row["name"])
         if key in seen:
-            _warn(source, place, f"Lease {key[0]}/{key[1]} listed twice; the repeat skipped")
+            _warn(source, place, f"Lease {_ident(key[0])}/{_ident(key[1])} listed twice; the "
+                  "repeat skipped")
             continue
         seen.add(key)
         rows.append(row)
@@ -398,7 +542,7 @@ def _flag_value(kind: str, raw: Any, source: str, place: str, name: str) -> Any:
         if isinstance(raw, bool):
             return raw
         if not isinstance(raw, str) or raw not in _GO_BOOLS:
-            raise ArtifactError(source, place, f"{name}: expected true or false, got {raw!r:.40}")
+            raise ArtifactError(source, place, f"{name}: expected true or false")
         return _GO_BOOLS[raw]
     if kind == "string":
         if not isinstance(raw, str) or not raw:
@@ -408,7 +552,8 @@ def _flag_value(kind: str, raw: Any, source: str, place: str, name: str) -> Any:
         if isinstance(raw, str) and _INT.fullmatch(raw.strip()):
             raw = int(raw.strip())
         if isinstance(raw, bool) or not isinstance(raw, int):
-            raise ArtifactError(source, place, f"{name}: expected a whole number, got {raw!r:.40}")
+            raise ArtifactError(source, place, f"{name}: expected a whole number of at most "
+                                f"{MAX_INT_DIGITS} digits, got {_kind(raw)}")
         if not 0 <= raw <= MAX_SEATS:
             raise ArtifactError(source, place, f"{name} must lie in [0, {MAX_SEATS}], got {raw}")
         return raw
@@ -417,11 +562,13 @@ def _flag_value(kind: str, raw: Any, source: str, place: str, name: str) -> Any:
         raise ArtifactError(source, place, f"{name}: expected a duration, got {_kind(raw)}")
     try:
         seconds = parse_duration(raw, name=name)
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise ArtifactError(source, place, _one_line(exc)) from None
+    except (ValueError, TypeError, OverflowError):
+        raise ArtifactError(
+            source, place, f"{name}: expected a duration such as 15s, 1m30s or 500ms"
+        ) from None
     if not (math.isfinite(seconds) and 0 < seconds <= MAX_DURATION):
         raise ArtifactError(
-            source, place, f"{name} must be > 0 and <= {MAX_DURATION:g} s, got {raw!r:.40}"
+            source, place, f"{name} must be > 0 and <= {MAX_DURATION:g} s, got {seconds:g} s"
         )
     return seconds
 
@@ -530,7 +677,7 @@ def parse_manifest(text: str | bytes, source: str = "<manifest>") -> dict[str, A
                 row[field] = _flag_value(fkind, le[key], source, f"leaderElection.{key}", key)
         return row
     if kind != "Pod":
-        _warn(source, "kind", f"not a Pod nor a KubeSchedulerConfiguration ({str(kind)[:40]!r}); "
+        _warn(source, "kind", f"not a Pod nor a KubeSchedulerConfiguration ({_kind_name(kind)}); "
               "file skipped")
         return None
     spec = _mapping(doc.get("spec"), source, "spec")
@@ -554,13 +701,64 @@ def parse_manifest(text: str | bytes, source: str = "<manifest>") -> dict[str, A
     return row
 
 
+def _manifest_files(root: Path) -> list[Path]:
+    """The files of ``root`` to read, in name order; a warning names each one left out.
+
+    Left out: names without a .yaml, .yml or .json suffix, subdirectories and other
+    non-regular files, symbolic links that lead out of ``root`` (a copied directory must
+    not make the reader open other files of the machine), and files beyond
+    :data:`MAX_MANIFEST_FILES` or beyond :data:`MAX_BYTES` in total.
+    """
+    source = str(root)
+    real_root = root.resolve()
+    chosen: list[Path] = []
+    skipped: dict[str, list[str]] = {}
+    total = 0
+    try:
+        entries = sorted(root.iterdir())
+    except OSError as exc:
+        raise ArtifactError(source, "directory", f"cannot list it: {exc.strerror or exc}"
+                            ) from None
+    for path in entries:
+        reason = None
+        if path.suffix.lower() not in (".yaml", ".yml", ".json"):
+            reason = "not *.yaml, *.yml or *.json"
+        elif path.is_symlink() and not path.resolve().is_relative_to(real_root):
+            reason = "a symbolic link out of the directory"
+        elif not path.is_file():
+            reason = "not a regular file"
+        elif len(chosen) >= MAX_MANIFEST_FILES:
+            reason = f"beyond the first {MAX_MANIFEST_FILES} files"
+        else:
+            total += path.stat().st_size
+            if total > MAX_BYTES:
+                reason = f"beyond {MAX_BYTES} bytes in total"
+        if reason is None:
+            chosen.append(path)
+        else:
+            skipped.setdefault(reason, []).append(path.name)
+    for reason, names in skipped.items():
+        shown = ", ".join(_file_name(n) for n in names[:_MAX_REPEATS_NAMED])
+        more = f" and {len(names) - _MAX_REPEATS_NAMED} more" if len(names) > 5 else ""
+        _warn(source, "directory", f"skipped ({reason}): {shown}{more}")
+    return chosen
+
+
+def _file_name(name: str) -> str:
+    printable = name.isprintable() and len(name) <= 100
+    return repr(name) if printable else f"(a name of {len(name)} characters)"
+
+
 def read_manifests(directory: str | os.PathLike[str]) -> pd.DataFrame:
     """Settings of the control-plane components from a copy of ``/etc/kubernetes/manifests``.
 
     Every ``*.yaml``, ``*.yml`` and ``*.json`` file of the directory is read with
-    :func:`parse_manifest`. A ``KubeSchedulerConfiguration`` in the same directory supplies
-    the scheduler's ``leaderElection`` settings; flags given explicitly on the command line
-    override it, as kube-scheduler does with ``--config``.
+    :func:`parse_manifest`, up to :data:`MAX_MANIFEST_FILES` files and :data:`MAX_BYTES`
+    in total; symbolic links that lead out of the directory are not followed. Each file
+    left out is named in an :class:`ArtifactWarning` with the reason, and so is a directory
+    without any control-plane manifest. A ``KubeSchedulerConfiguration`` in the same
+    directory supplies the scheduler's ``leaderElection`` settings; flags given explicitly on
+    the command line override it, as kube-scheduler does with ``--config``.
 
     Returns
     -------
@@ -578,10 +776,9 @@ def read_manifests(directory: str | os.PathLike[str]) -> pd.DataFrame:
     root = Path(directory)
     if not root.is_dir():
         raise ArtifactError(str(root), "directory", "not found or not a directory")
-    files = sorted(p for p in root.iterdir()
-                   if p.suffix.lower() in (".yaml", ".yml", ".json") and p.is_file())
     rows: dict[str, dict[str, Any]] = {}
     config: dict[str, Any] | None = None
+    files = _manifest_files(root)
     for path in files:
         text, source = _read_text(path)
         row = parse_manifest(text, source)
@@ -594,6 +791,9 @@ def read_manifests(directory: str | os.PathLike[str]) -> pd.DataFrame:
                   f"{rows[row['component']]['file']}); skipped")
         else:
             rows[row["component"]] = row
+    if not rows:
+        _warn(str(root), "directory", f"no manifest of {', '.join(CONTROL_PLANE_COMPONENTS)} "
+              f"among the {len(files)} file(s) read: no component settings")
     sched = rows.get("kube-scheduler")
     if config is not None and sched is not None:
         defaulted = set(filter(None, sched["defaulted"].split(",")))
@@ -609,19 +809,65 @@ def read_manifests(directory: str | os.PathLike[str]) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------ metrics
-def _families(text: str, source: str) -> list[Any]:
+_FLOWCONTROL = "apiserver_flowcontrol_"
+_FLOWCONTROL_COMMENTS = (f"# TYPE {_FLOWCONTROL}", f"# HELP {_FLOWCONTROL}")
+
+
+def _flowcontrol_lines(text: str) -> list[tuple[int, str]]:
+    """(line number, line) of the flowcontrol samples and their TYPE and HELP comments.
+
+    Only these lines go to the parser: the rest of a scrape (most of it) is not read, so a
+    malformed line of another series cannot spoil the audit.
+    """
+    out = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        stripped = line.lstrip(" \t")
+        if stripped.startswith(_FLOWCONTROL) or stripped.startswith(_FLOWCONTROL_COMMENTS):
+            out.append((number, stripped))
+    return out
+
+
+def _parse_samples(text: str) -> list[Any]:
     from prometheus_client.parser import text_string_to_metric_families
 
+    return [s for family in text_string_to_metric_families(text) for s in family.samples]
+
+
+def _samples(lines: list[tuple[int, str]], source: str) -> list[Any]:
+    """The samples of ``lines``; a line the parser refuses is skipped with a warning.
+
+    The parser's messages quote the line, so they are not passed on: the warning gives the
+    line number only.
+    """
     try:
-        return list(text_string_to_metric_families(text))
-    except Exception as exc:  # a third-party parser on untrusted text: wrap whatever it raises
-        raise ArtifactError(
-            source, "text", f"not Prometheus text format: {_one_line(exc)}"
-        ) from None
+        return _parse_samples("".join(line + "\n" for _, line in lines))
+    except Exception:  # a third-party parser on untrusted text: whatever it raises
+        pass
+    samples: list[Any] = []
+    bad: list[int] = []
+    for number, line in lines:  # again line by line, to skip only the bad ones
+        try:
+            samples.extend(_parse_samples(line + "\n"))
+        except Exception:
+            bad.append(number)
+    if not samples:
+        raise ArtifactError(source, f"line {bad[0]}", "not Prometheus text format")
+    for number in bad[:_MAX_REPEATS_NAMED]:
+        _warn(source, f"line {number}", "not a Prometheus sample line; skipped")
+    if len(bad) > _MAX_REPEATS_NAMED:
+        _warn(source, "text", f"{len(bad) - _MAX_REPEATS_NAMED} more malformed lines skipped")
+    return samples
+
+
+def _sample_value(value: Any) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # an integer literal of hundreds of digits
+        return math.inf
 
 
 def _sample_place(name: str, labels: Mapping[str, str]) -> str:
-    inner = ",".join(f'{k}="{str(v)[:40]}"' for k, v in sorted(labels.items()))
+    inner = ",".join(f"{k}={_ident(v)}" for k, v in sorted(labels.items()))
     return f"{name}{{{inner}}}"
 
 
@@ -658,35 +904,34 @@ def parse_metrics(
     totals: dict[str, dict[str, float]] = {}
     seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
     matched = 0
-    for family in _families(text, source):
-        for sample in family.samples:
-            column = _SERIES.get(sample.name)
-            if column is None:
-                continue
-            matched += 1
-            labels = dict(sample.labels)
-            place = _sample_place(sample.name, labels)
-            key = (sample.name, tuple(sorted(labels.items())))
-            if key in seen:
-                _warn(source, place, "repeated sample; the repeat skipped")
-                continue
-            seen.add(key)
-            level = labels.get("priority_level")
-            if not level:
-                _warn(source, place, "no priority_level label; sample skipped")
-                continue
-            value = float(sample.value)
-            if not (math.isfinite(value) and value >= 0):
-                _warn(source, place, f"value must be finite and >= 0, got {value!r}; skipped")
-                continue
-            if column in _SEAT_SERIES and value > MAX_SEATS:
-                _warn(source, place, f"{value:g} seats is above {MAX_SEATS}; skipped")
-                continue
-            row = totals.setdefault(level, {})
-            if column in _SEAT_SERIES:
-                row[column] = value
-            else:
-                row[column] = row.get(column, 0.0) + value
+    for sample in _samples(_flowcontrol_lines(text), source):
+        column = _SERIES.get(sample.name)
+        if column is None:
+            continue
+        matched += 1
+        labels = dict(sample.labels)
+        place = _sample_place(sample.name, labels)
+        key = (sample.name, tuple(sorted(labels.items())))
+        if key in seen:
+            _warn(source, place, "repeated sample; the repeat skipped")
+            continue
+        seen.add(key)
+        level = labels.get("priority_level")
+        if not level:
+            _warn(source, place, "no priority_level label; sample skipped")
+            continue
+        value = _sample_value(sample.value)
+        if not (math.isfinite(value) and value >= 0):
+            _warn(source, place, f"value must be finite and >= 0, got {value!r}; skipped")
+            continue
+        if column in _SEAT_SERIES and value > MAX_SEATS:
+            _warn(source, place, f"{value:g} seats is above {MAX_SEATS}; skipped")
+            continue
+        row = totals.setdefault(level, {})
+        if column in _SEAT_SERIES:
+            row[column] = value
+        else:
+            row[column] = row.get(column, 0.0) + value
     if not matched:
         raise ArtifactError(source, "text", "no apiserver_flowcontrol_* series: not the "
                             "/metrics of an API server with priority and fairness?")
