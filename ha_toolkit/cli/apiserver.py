@@ -8,7 +8,13 @@ from typing import Any, TextIO
 
 from ha_toolkit.cli._common import (
     EXIT_OK,
+    MAX_ELEPHANTS,
+    MAX_ENTROPY_BITS,
+    MAX_QUEUES,
+    MAX_SERVERS,
     UsageError,
+    duration_flag,
+    in_range,
     print_table,
     seconds,
 )
@@ -76,10 +82,8 @@ def _cmd_queue(args: argparse.Namespace, out: TextIO) -> int:
     import math
 
     from ha_toolkit.apiserver.queues import mmck
-    from ha_toolkit.durations import parse_duration
 
-    if args.servers < 1:
-        raise UsageError(f"--servers must be >= 1, got {args.servers}")
+    in_range("--servers", args.servers, 1, MAX_SERVERS)
     capacity: float | None = float(args.servers)
     if args.capacity is not None:
         raw = args.capacity.strip().lower()
@@ -96,11 +100,11 @@ def _cmd_queue(args: argparse.Namespace, out: TextIO) -> int:
                 raise UsageError(
                     f"--capacity must be >= --servers ({args.servers}), got {capacity}"
                 )
+            in_range("--capacity", capacity, high=MAX_SERVERS)
     if not (math.isfinite(args.arrival_rate) and args.arrival_rate >= 0):
         raise UsageError(f"--arrival-rate must be finite and >= 0, got {args.arrival_rate}")
-    service_time = parse_duration(args.service_time, name="--service-time")
-    if not service_time > 0:
-        raise UsageError(f"--service-time must be > 0, got {args.service_time!r}")
+    args.arrival_rate += 0.0  # -0.0 -> 0.0
+    service_time = duration_flag("--service-time", args.service_time, positive=True)
     result = mmck(args.arrival_rate, 1.0 / service_time, args.servers, capacity)
     obj = {
         "blocking_probability": float(result.blocking_probability),
@@ -133,15 +137,17 @@ def _cmd_queue(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_shuffle(args: argparse.Namespace, out: TextIO) -> int:
     from ha_toolkit.apiserver.shuffle import overlap_probability, squish_probability
 
-    for flag, value, low in (
-        ("--queues", args.queues, 1),
-        ("--hand-size", args.hand_size, 1),
-        ("--elephants", args.elephants, 0),
-    ):
-        if value < low:
-            raise UsageError(f"{flag} must be >= {low}, got {value}")
+    in_range("--queues", args.queues, 1, MAX_QUEUES)
+    in_range("--hand-size", args.hand_size, 1)
+    in_range("--elephants", args.elephants, 0, MAX_ELEPHANTS)
     if args.hand_size > args.queues:
         raise UsageError(f"--hand-size must be <= --queues ({args.queues}), got {args.hand_size}")
+    if _entropy_bits(args.queues, args.hand_size) > MAX_ENTROPY_BITS:
+        # the API server's validation of a priority level's queuing settings
+        raise UsageError(
+            f"--hand-size: required entropy bits of deckSize {args.queues} and handSize "
+            f"{args.hand_size} should not be greater than {MAX_ENTROPY_BITS}"
+        )
     p = squish_probability(args.queues, args.hand_size, args.elephants)
     if args.json:
         print(json.dumps({"probability": p}), file=out)
@@ -162,12 +168,18 @@ def _cmd_shuffle(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _entropy_bits(queues: int, hand_size: int) -> int:
+    """apiserver shufflesharding.RequiredEntropyBits: ceil(log2(deck) * hand)."""
+    import math
+
+    return math.ceil(math.log2(queues) * hand_size)
+
+
 # --------------------------------------------------------------------------------- apf
 def _cmd_apf(args: argparse.Namespace, out: TextIO) -> int:
     from ha_toolkit.apiserver.apf import allocate
 
-    if args.server_cl < 1:
-        raise UsageError(f"--server-cl must be >= 1, got {args.server_cl}")
+    in_range("--server-cl", args.server_cl, 1, MAX_SERVERS)
     alloc = allocate(server_cl=args.server_cl)
     frame = alloc.to_frame()
     if args.json:
