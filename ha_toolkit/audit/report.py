@@ -276,11 +276,15 @@ def _election_row(
     if any(issubclass(w.category, LeaseOverlapWarning) for w in caught):
         row["note"] = "LD <= RD + RP: two leaders can act at once"
     configs[component] = cfg
-    crash = failover(cfg, "crash")
-    shutdown = failover(cfg, "release") if release else crash
-    survival = outage_survival(cfg, 0.0, targets.outage_mode)
-    overlap = overlap_summary(cfg, 1.0)
-    result = evaluate(cfg, targets)
+    try:
+        crash = failover(cfg, "crash")
+        shutdown = failover(cfg, "release") if release else crash
+        survival = outage_survival(cfg, 0.0, targets.outage_mode)
+        overlap = overlap_summary(cfg, 1.0)
+        result = evaluate(cfg, targets)
+    except ValueError as exc:  # settings outside a model's range: this component only
+        row["note"] = f"no timing figures, the settings are outside the models' range: {exc}"
+        return row
     row.update(
         p50_crash=float(crash.ppf(0.5)),
         p99_crash=float(crash.ppf(0.99)),
@@ -405,7 +409,13 @@ def _levels(
         if not usable:
             continue
         factors = np.asarray(load_factors, dtype=float)
-        q = level_queue(level, int(current), rate * factors, service)
+        try:
+            q = level_queue(level, int(current), rate * factors, service)
+        except ValueError as exc:  # outside the queueing model's range: this level only
+            levels[-1]["note"] = f"no prediction: {exc}"
+            notes.append(f"metrics: priority level {name!r}: no prediction, the scrape's "
+                         f"values are outside the model's range ({exc})")
+            continue
         for k, f in enumerate(factors):
             load.append({
                 "priority_level": name,
