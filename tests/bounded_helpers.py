@@ -20,8 +20,11 @@ from pathlib import Path
 
 from ha_toolkit.cli import main
 
-#: The bounds of the acceptance criteria: seconds and bytes per command.
+#: The bounds of the acceptance criteria: seconds and bytes per command. The seconds are
+#: the command's CPU time, which other work on a shared machine does not inflate; the wall
+#: time has a looser bound that only catches a hang.
 TIME_LIMIT = 10.0
+WALL_LIMIT = 60.0
 MEMORY_LIMIT = 500 * 1024 * 1024
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,8 +34,9 @@ class Outcome:
     code: int | None
     out: str
     err: str
-    seconds: float
+    seconds: float  # CPU
     peak_bytes: int
+    wall: float = 0.0
 
 
 _WARM = (
@@ -65,31 +69,32 @@ def run_bounded(capsys, *argv: str) -> Outcome:
     """Exit status, output, wall time and peak traced memory of ``ha-toolkit ARGV``."""
     _warm_up()
     tracemalloc.start()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     try:
         code = main(list(argv))
     finally:
-        seconds = time.perf_counter() - start
+        wall, seconds = time.perf_counter() - start, time.process_time() - cpu
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     captured = capsys.readouterr()
-    return Outcome(code, captured.out, captured.err, seconds, peak)
+    return Outcome(code, captured.out, captured.err, seconds, peak, wall)
 
 
-def run_child(*argv: str, timeout: float = TIME_LIMIT) -> Outcome:
-    """``ha-toolkit ARGV`` in a child process, killed after ``timeout`` s (code None)."""
+def run_child(*argv: str, wall_limit: float = WALL_LIMIT) -> Outcome:
+    """``ha-toolkit ARGV`` in a child process, killed after ``wall_limit`` s (code None)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1",
                OMP_NUM_THREADS="1", MPLBACKEND="Agg")
     # the child's own start-up (imports) is not the command's time: it reports its own
-    script = ("import sys, time; from ha_toolkit.cli import main; t = time.perf_counter(); "
-              "code = main(sys.argv[1:]); "
-              "print(f'@@seconds {time.perf_counter() - t}', file=sys.stderr); sys.exit(code)")
+    script = ("import sys, time; from ha_toolkit.cli import main; t = time.process_time(); "
+              "w = time.perf_counter(); code = main(sys.argv[1:]); "
+              "print(f'@@seconds {time.process_time() - t} {time.perf_counter() - w}', "
+              "file=sys.stderr); sys.exit(code)")
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(
             [sys.executable, "-c", script, *argv], stdin=subprocess.DEVNULL, stdout=out,
             stderr=err, env=env, start_new_session=True,
         )
-        deadline = time.monotonic() + timeout + 15.0  # start-up allowance
+        deadline = time.monotonic() + wall_limit  # the CPU time is checked after
         code: int | None = None
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -105,16 +110,16 @@ def run_child(*argv: str, timeout: float = TIME_LIMIT) -> Outcome:
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
-    seconds = float("inf")
+    seconds = wall = float("inf")
     lines = []
     for line in stderr.splitlines():
         if line.startswith("@@seconds "):
-            seconds = float(line.split()[1])
+            seconds, wall = (float(x) for x in line.split()[1:3])
         else:
             lines.append(line)
     # ru_maxrss: kilobytes on Linux; this child's own peak
     return Outcome(code, stdout, "\n".join(lines) + ("\n" if lines else ""), seconds,
-                   usage.ru_maxrss * 1024)
+                   usage.ru_maxrss * 1024, wall)
 
 
 def assert_bounded(outcome: Outcome, *, codes: tuple[int, ...] = (0, 2)) -> None:
@@ -125,4 +130,5 @@ def assert_bounded(outcome: Outcome, *, codes: tuple[int, ...] = (0, 2)) -> None
         lines = outcome.err.splitlines()
         assert len(lines) == 1 and lines[0].startswith("ha-toolkit: error: "), outcome.err
     assert outcome.seconds < TIME_LIMIT, outcome.seconds
+    assert outcome.wall < WALL_LIMIT, outcome.wall
     assert outcome.peak_bytes < MEMORY_LIMIT, outcome.peak_bytes
