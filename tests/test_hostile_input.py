@@ -438,3 +438,25 @@ def test_child_runner_measures_a_quick_command():
     assert_bounded(outcome, codes=(2,))
     assert outcome.peak_bytes > 10 * 1024 * 1024  # it did measure the child
     assert np.isfinite(outcome.seconds)
+
+
+def test_manifests_directory_read_within_bounds(tmp_path, monkeypatch):
+    from ha_toolkit.audit import readers
+
+    for i in range(readers.MAX_MANIFEST_FILES + 3):
+        (tmp_path / f"cm-{i:03d}.yaml").write_text("kind: ConfigMap\n")
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        read_manifests(tmp_path)
+    text = " ".join(str(w.message) for w in seen)
+    assert (f"skipped (beyond the first {readers.MAX_MANIFEST_FILES} files): 'cm-064.yaml', "
+            "'cm-065.yaml', 'cm-066.yaml'") in text
+    monkeypatch.setattr(readers, "_MAX_ENTRIES", 5)
+    monkeypatch.setattr(readers, "MAX_BYTES", 40)  # 16 bytes a file: two fit
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        read_manifests(tmp_path)
+    text = " ".join(str(w.message) for w in seen)
+    assert "more than 5 entries: only 5 of them looked at" in text
+    assert "skipped (beyond 40 bytes in total)" in text
+    assert text.count("not a Pod") == 2

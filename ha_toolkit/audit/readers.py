@@ -61,6 +61,7 @@ MAX_DURATION = 86_400.0
 MAX_SEATS = 1_000_000
 #: Most files of a manifests directory read (a control-plane node holds four or five).
 MAX_MANIFEST_FILES = 64
+_MAX_ENTRIES = 10_000
 
 CONTROL_PLANE_COMPONENTS = ("kube-apiserver", "kube-scheduler", "kube-controller-manager")
 
@@ -715,10 +716,19 @@ def _manifest_files(root: Path) -> list[Path]:
     skipped: dict[str, list[str]] = {}
     total = 0
     try:
-        entries = sorted(root.iterdir())
+        with os.scandir(root) as listing:
+            # a directory of millions of entries is not a manifests directory: list a
+            # bounded number of them
+            names = [entry.name for _, entry in zip(range(_MAX_ENTRIES + 1), listing,
+                                                    strict=False)]
     except OSError as exc:
         raise ArtifactError(source, "directory", f"cannot list it: {exc.strerror or exc}"
                             ) from None
+    if len(names) > _MAX_ENTRIES:
+        _warn(source, "directory", f"more than {_MAX_ENTRIES} entries: only {_MAX_ENTRIES} "
+              "of them looked at")
+        names = names[:_MAX_ENTRIES]
+    entries = [root / name for name in sorted(names)]
     for path in entries:
         reason = None
         if path.suffix.lower() not in (".yaml", ".yml", ".json"):
