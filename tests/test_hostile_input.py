@@ -460,3 +460,18 @@ def test_manifests_directory_read_within_bounds(tmp_path, monkeypatch):
     assert "more than 5 entries: only 5 of them looked at" in text
     assert "skipped (beyond 40 bytes in total)" in text
     assert text.count("not a Pod") == 2
+
+
+def test_names_from_files_are_names_before_they_are_printed():
+    huge = "x" * 300
+    text = METRIC.format(level=huge, value="1") + METRIC.format(level="system", value="2")
+    with pytest.warns(ArtifactWarning, match="priority_level: not a Kubernetes object name") \
+            as seen:
+        frame = parse_metrics(text, "m.txt")
+    assert frame.priority_level.tolist() == ["system"]
+    assert all(huge not in str(w.message) for w in seen)
+    for meta, spec in (({"name": "a\nb"}, {}), ({"name": "a", "namespace": huge}, {}),
+                       ({"name": "a"}, {"holderIdentity": "h" * 2000})):
+        doc = json.dumps({"kind": "Lease", "metadata": meta, "spec": spec})
+        with pytest.warns(ArtifactWarning, match="Lease skipped"):
+            assert parse_leases(doc, "l.json").empty

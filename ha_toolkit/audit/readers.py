@@ -120,6 +120,9 @@ _MAX_REPEATS_NAMED = 5
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 # a Kubernetes object or label name (DNS subdomain, or a Prometheus-safe label value)
 _NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,251}[A-Za-z0-9])?")
+_NOT_A_NAME = "not a Kubernetes object name (letters, digits, '-', '_', '.'; at most 253)"
+# client-go's holder identity is the host name plus a UUID; room for much longer ones
+_MAX_HOLDER = 1024
 # RFC 3339 date-time (metav1.Time, metav1.MicroTime): upper-case T and Z, a numeric offset
 _RFC3339 = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?"
@@ -451,14 +454,21 @@ def _lease_row(item: Any, source: str, place: str) -> dict[str, Any]:
     name = meta.get("name")
     if not isinstance(name, str) or not name:
         raise ArtifactError(source, f"{place}.metadata.name", "missing or not a string")
+    if not _NAME.fullmatch(name):
+        raise ArtifactError(source, f"{place}.metadata.name", _NOT_A_NAME)
     namespace = meta.get("namespace", "")
     if not isinstance(namespace, str):
         raise ArtifactError(source, f"{place}.metadata.namespace", "not a string")
+    if namespace and not _NAME.fullmatch(namespace):
+        raise ArtifactError(source, f"{place}.metadata.namespace", _NOT_A_NAME)
     spec = item.get("spec")
     spec = {} if spec is None else _mapping(spec, source, f"{place}.spec")
     holder = spec.get("holderIdentity")
     if holder is not None and not isinstance(holder, str):
         raise ArtifactError(source, f"{place}.spec.holderIdentity", "not a string")
+    if holder and not (len(holder) <= _MAX_HOLDER and holder.isprintable()):
+        raise ArtifactError(source, f"{place}.spec.holderIdentity",
+                            f"not printable or longer than {_MAX_HOLDER} characters")
     duration = spec.get("leaseDurationSeconds")
     if duration is not None:
         duration = _whole(duration, source, f"{place}.spec.leaseDurationSeconds", 1,
@@ -929,6 +939,9 @@ def parse_metrics(
         level = labels.get("priority_level")
         if not level:
             _warn(source, place, "no priority_level label; sample skipped")
+            continue
+        if not _NAME.fullmatch(level):
+            _warn(source, place, f"priority_level: {_NOT_A_NAME}; sample skipped")
             continue
         value = _sample_value(sample.value)
         if not (math.isfinite(value) and value >= 0):
