@@ -206,14 +206,17 @@ def test_extreme_flag_values_refused_with_the_bound(capsys, argv, message):
 
 
 def test_huge_metric_sample_value_skipped(capsys, tmp_path):
-    text = METRIC.format(level="system", value="1" * 400) + METRIC.format(level="workload-low",
-                                                                          value="7")
+    text = (METRIC.format(level="system", value="1" * 400)
+            + METRIC.format(level="workload-high", value="2" * 5000)
+            + METRIC.format(level="workload-low", value="7"))
     path = _write(tmp_path / "metrics.txt", text)
     outcome = run_bounded(capsys, "audit", "--metrics", path, "--json")
     assert_bounded(outcome, codes=(0,))
     obj = json.loads(outcome.out)
     assert [lv["priority_level"] for lv in obj["levels"]] == ["workload-low"]
     assert any("must be finite and >= 0, got inf; skipped" in n for n in obj["notes"])
+    assert any("metrics.txt: line 2: not a Prometheus sample line; skipped" in n
+               for n in obj["notes"])  # more digits than Python converts
 
 
 # ------------------------------------------------------------------- 5. edges of the models

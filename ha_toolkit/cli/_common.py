@@ -37,7 +37,7 @@ def json_number(value: Any) -> Any:
         return value
     if isinstance(value, numbers.Integral):
         return int(value)
-    value = float(value)
+    value = float(value) + 0.0  # -0.0 -> 0.0
     return None if math.isnan(value) else value
 
 
