@@ -214,9 +214,7 @@ def test_huge_metric_sample_value_skipped(capsys, tmp_path):
     assert_bounded(outcome, codes=(0,))
     obj = json.loads(outcome.out)
     assert [lv["priority_level"] for lv in obj["levels"]] == ["workload-low"]
-    assert any("must be finite and >= 0, got inf; skipped" in n for n in obj["notes"])
-    assert any("metrics.txt: line 2: not a Prometheus sample line; skipped" in n
-               for n in obj["notes"])  # more digits than Python converts
+    assert sum("must be finite and >= 0, got inf; skipped" in n for n in obj["notes"]) == 2
 
 
 # ------------------------------------------------------------------- 5. edges of the models
