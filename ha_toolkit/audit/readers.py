@@ -721,7 +721,7 @@ def _manifest_files(root: Path) -> list[Path]:
     :data:`MAX_MANIFEST_FILES` or beyond :data:`MAX_BYTES` in total.
     """
     source = str(root)
-    real_root = root.resolve()
+    real_root = Path(os.path.realpath(root))  # realpath: a link loop is no exception
     chosen: list[Path] = []
     skipped: dict[str, list[str]] = {}
     total = 0
@@ -743,7 +743,7 @@ def _manifest_files(root: Path) -> list[Path]:
         reason = None
         if path.suffix.lower() not in (".yaml", ".yml", ".json"):
             reason = "not *.yaml, *.yml or *.json"
-        elif path.is_symlink() and not path.resolve().is_relative_to(real_root):
+        elif path.is_symlink() and not Path(os.path.realpath(path)).is_relative_to(real_root):
             reason = "a symbolic link out of the directory"
         elif not path.is_file():
             reason = "not a regular file"

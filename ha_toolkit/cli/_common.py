@@ -63,7 +63,7 @@ def print_table(
         print(line(row), file=out)
 
 
-def one_line(message: str, limit: int = 300) -> str:
+def one_line(message: str, limit: int = 1000) -> str:
     """``message`` on one line, at most ``limit`` characters (a flag may hold a megabyte)."""
     text = " ".join(str(message).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
