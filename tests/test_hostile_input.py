@@ -490,3 +490,18 @@ def test_manifests_symlink_loops_skipped(capsys, tmp_path):
     outcome = run_bounded(capsys, "audit", "--leases", str(tmp_path / "loop.yaml"))
     assert_bounded(outcome, codes=(2,))
     assert "loop.yaml: file: cannot read it" in outcome.err
+
+
+def test_flag_names_replace_whole_field_names_only():
+    from ha_toolkit.cli._common import UsageError, in_range, name_flags
+
+    assert name_flags("invalid jitter_factor -1.0; observers and servers, max_p99_failover") \
+        == "invalid --jitter-factor -1.0; observers and --servers, --max-p99-failover"
+    assert name_flags("leaseDuration must be greater than renewDeadline") == \
+        "leaseDuration must be greater than renewDeadline"  # client-go's own words stay
+    assert in_range("--x", -0.0, 0.0) == 0.0 and math.copysign(1, in_range("--x", -0.0, 0)) > 0
+    for value, message in ((float("nan"), "--x must be a number, got nan"),
+                           (0, "--x must be positive, got 0"),
+                           (10**50, "--x must be <= 5, got a number of 51 digits")):
+        with pytest.raises(UsageError, match=message):
+            in_range("--x", value, 0, 5, positive=True)
