@@ -283,7 +283,7 @@ def test_crash_failover_never_starts_below_zero():
 @pytest.mark.parametrize(
     "stamp", ["2024-01-01", "2024-W01-1T00:00:00Z", "2024-01-01T00:00:00", "20240101T000000Z",
               "2024-01-01t00:00:00z", "2024-01-01 00:00:00Z", "2024-02-30T00:00:00Z",
-              "2024-01-01T00:00:00+25:00"])
+              "2024-01-01T00:00:00+25:00", "9999-12-31T23:59:59-23:59"])
 def test_lease_times_rfc3339_only(stamp):
     quoted = f"kind: Lease\nmetadata: {{name: x}}\nspec: {{renewTime: '{stamp}'}}\n"
     for text in (lease_json(renewTime=stamp), quoted):

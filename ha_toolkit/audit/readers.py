@@ -440,9 +440,10 @@ def _time(value: Any, source: str, place: str) -> pd.Timestamp | None:
         micro = int((fraction or "0")[:6].ljust(6, "0"))
         stamp = _dt.datetime(int(year), int(month), int(day), int(hour), int(minute),
                              int(second), micro, tzinfo=zone)
-    except ValueError:
+        # to UTC in Python first: pandas would wrap a time past year 9999 around silently
+        return pd.Timestamp(stamp.astimezone(_dt.UTC))
+    except (ValueError, OverflowError):
         raise ArtifactError(source, place, "an RFC 3339 time out of range") from None
-    return pd.Timestamp(stamp).tz_convert("UTC")
 
 
 def _lease_row(item: Any, source: str, place: str) -> dict[str, Any]:
