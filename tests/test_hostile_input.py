@@ -505,3 +505,22 @@ def test_flag_names_replace_whole_field_names_only():
                            (10**50, "--x must be <= 5, got a number of 51 digits")):
         with pytest.raises(UsageError, match=message):
             in_range("--x", value, 0, 5, positive=True)
+
+
+def test_a_million_tiny_records_bounded(capsys, tmp_path):
+    from ha_toolkit.audit import readers
+
+    n = (readers.MAX_BYTES - 100) // 4
+    path = _write(tmp_path / "leases.yaml", "items:\n" + "- a\n" * n)  # 1.3 million nodes
+    outcome = run_bounded(capsys, "audit", "--leases", path)
+    assert_bounded(outcome, codes=(2,))
+    assert f"file: more than {readers.MAX_YAML_NODES} YAML nodes" in outcome.err
+    path = _write(tmp_path / "leases.json", '{"items": [' + "1," * (n * 2 - 10) + "1]}")
+    outcome = run_bounded(capsys, "audit", "--leases", path, "--json")
+    assert_bounded(outcome, codes=(0,))
+    notes = json.loads(outcome.out)["notes"]
+    assert len(notes) == readers.MAX_WARNINGS + 1
+    assert notes[0].endswith(f"items: {n * 2 - 9} items; only the first {readers.MAX_LEASES} "
+                             "are read")
+    assert notes[-1].endswith(f"file: {readers.MAX_LEASES + 1 - readers.MAX_WARNINGS} more "
+                              "warnings not shown")

@@ -21,12 +21,14 @@ What is refused:
 from __future__ import annotations
 
 import datetime as _dt
+import functools
+import inspect
 import json
 import math
 import os
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,9 @@ import pandas as pd
 from ha_toolkit.durations import parse_duration
 
 __all__ = [
+    "MAX_LEASES",
+    "MAX_WARNINGS",
+    "MAX_YAML_NODES",
     "COMPONENT_DEFAULTS",
     "CONTROL_PLANE_COMPONENTS",
     "MAX_BYTES",
@@ -59,6 +64,11 @@ MAX_BYTES = 5 * 1024 * 1024
 MAX_DURATION = 86_400.0
 #: Largest credible seat count (inflight limits, seats of a priority level).
 MAX_SEATS = 1_000_000
+#: Most Leases read from one file (a 5000-node cluster has about 5000).
+MAX_LEASES = 50_000
+#: Most nodes (scalars, lists, mappings) of a YAML artifact: composing a node costs about a
+#: kilobyte, and a 5 MiB file of ``- a`` lines holds 1.3 million of them.
+MAX_YAML_NODES = 200_000
 #: Most files of a manifests directory read (a control-plane node holds four or five).
 MAX_MANIFEST_FILES = 64
 _MAX_ENTRIES = 10_000
@@ -199,8 +209,44 @@ class ArtifactWarning(UserWarning):
     """A record of an artifact was skipped or a setting overridden; the rest is usable."""
 
 
+#: Most warnings about one file; the rest are counted in one last warning.
+MAX_WARNINGS = 20
+# source -> [warnings so far, nesting depth] while a parse_* function reads it
+_BUDGETS: dict[str, list[int]] = {}
+
+
 def _warn(source: str, place: str, message: str) -> None:
+    budget = _BUDGETS.get(source)
+    if budget is not None:
+        budget[0] += 1
+        if budget[0] > MAX_WARNINGS:
+            return
     warnings.warn(f"{source}: {place}: {message}", ArtifactWarning, stacklevel=3)
+
+
+def _bounded_warnings(func: Callable[..., Any]) -> Callable[..., Any]:
+    """At most MAX_WARNINGS warnings per file from ``func(text, source)``: a hostile file
+    of a million bad records gets twenty notes and a count, not a million notes."""
+    signature = inspect.signature(func)
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        source = str(bound.arguments["source"])
+        budget = _BUDGETS.setdefault(source, [0, 0])
+        budget[1] += 1
+        try:
+            return func(*args, **kwargs)
+        finally:
+            budget[1] -= 1
+            if budget[1] == 0:
+                del _BUDGETS[source]
+                if budget[0] > MAX_WARNINGS:
+                    warnings.warn(f"{source}: file: {budget[0] - MAX_WARNINGS} more warnings "
+                                  "not shown", ArtifactWarning, stacklevel=2)
+
+    return wrapper
 
 
 # ------------------------------------------------------------------------------ files
@@ -361,7 +407,10 @@ def _load_yaml(text: str, source: str) -> Any:
     loader = _yaml_loader()(text)
     loader.source = source
     try:
+        _count_nodes(_yaml_loader()(text), source)
         return loader.get_single_data()
+    except ArtifactError:
+        raise
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         place = f"line {mark.line + 1} column {mark.column + 1}" if mark else "file"
@@ -376,6 +425,24 @@ def _load_yaml(text: str, source: str) -> Any:
                             ) from None
     finally:
         loader.dispose()
+
+
+def _count_nodes(scanner: Any, source: str) -> None:
+    """Refuse a YAML text of more than MAX_YAML_NODES nodes, from its event stream (one
+    event at a time, nothing composed), before the loader builds them all."""
+    import yaml
+
+    node_events = (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent)
+    nodes = 0
+    try:
+        while scanner.check_event():
+            if isinstance(scanner.get_event(), node_events):
+                nodes += 1
+                if nodes > MAX_YAML_NODES:
+                    raise ArtifactError(source, "file", f"more than {MAX_YAML_NODES} YAML "
+                                        "nodes; write it as JSON (-o json) or split it")
+    finally:
+        scanner.dispose()
 
 
 def _unquoted(message: str) -> str:
@@ -488,6 +555,7 @@ def _lease_row(item: Any, source: str, place: str) -> dict[str, Any]:
     }
 
 
+@_bounded_warnings
 def parse_leases(text: str | bytes, source: str = "<leases>") -> pd.DataFrame:
     """Leases from the output of ``kubectl get leases -A -o json`` (or ``-o yaml``).
 
@@ -524,6 +592,10 @@ def parse_leases(text: str | bytes, source: str = "<leases>") -> pd.DataFrame:
             source, "top level",
             "expected a Lease or a List with 'items' (kubectl get leases -A -o json)",
         )
+    if len(items) > MAX_LEASES:
+        _warn(source, prefix or "top level", f"{len(items)} items; only the first "
+              f"{MAX_LEASES} are read")
+        items = items[:MAX_LEASES]
     rows, seen = [], set()
     for i, item in enumerate(items):
         place = f"{prefix}[{i}]" if prefix else "top level"
@@ -649,6 +721,7 @@ def _parse_flags(tokens: list[tuple[str, str]], source: str) -> dict[str, tuple[
     return found
 
 
+@_bounded_warnings
 def parse_manifest(text: str | bytes, source: str = "<manifest>") -> dict[str, Any] | None:
     """The settings of a control-plane static pod manifest, or of a scheduler config file.
 
@@ -892,6 +965,7 @@ def _sample_place(name: str, labels: Mapping[str, str]) -> str:
     return f"{name}{{{inner}}}"
 
 
+@_bounded_warnings
 def parse_metrics(
     text: str | bytes, source: str = "<metrics>"
 ) -> pd.DataFrame:
