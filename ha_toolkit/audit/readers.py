@@ -13,9 +13,19 @@ What is refused:
 * files larger than :data:`MAX_BYTES` (5 MiB), checked before reading, and text that is not
   UTF-8;
 * text that the library cannot parse (the message carries its line and column);
+* YAML anchors and aliases (kubectl never writes them; nested aliases expand
+  exponentially), YAML of more than :data:`MAX_YAML_NODES` nodes, integers of more than
+  :data:`MAX_INT_DIGITS` digits;
 * a top level of the wrong shape, missing or mistyped fields;
 * absurd values: durations <= 0 or above :data:`MAX_DURATION` (one day), seat counts above
-  :data:`MAX_SEATS`, negative or non-finite counters and gauges.
+  :data:`MAX_SEATS`, negative or non-finite counters and gauges, times that are not
+  RFC 3339, names that are not Kubernetes object names.
+
+What is bounded: at most :data:`MAX_LEASES` Leases per file, :data:`MAX_MANIFEST_FILES`
+files of a manifests directory, :data:`MAX_WARNINGS` warnings per file (then a count).
+A repeated key in a mapping warns (the last one wins). No message quotes the text of a
+file: it gives the line and column or the field's path, and names from the file only when
+they have the shape of a Kubernetes name.
 """
 
 from __future__ import annotations
