@@ -345,3 +345,25 @@ def test_squish_probability_is_a_probability(deck_hand, elephants):
     queues, hand = deck_hand
     p = squish_probability(queues, hand, elephants)
     assert 0.0 <= p <= 1.0
+
+
+@PROPERTIES
+@given(st.integers(1, 9).flatmap(lambda n: st.tuples(st.just(n), st.integers(1, n))),
+       st.floats(-9.0, 9.0), st.floats(-9.0, 9.0))
+def test_availability_and_its_complement_keep_their_digits(n_k, log_mtbf, log_mttr):
+    """Both A and U = 1 - A of a k-of-n tier agree with exact rational arithmetic, to
+    relative precision, across 18 decades of MTBF / MTTR (A from 1e-160 to 1 - 1e-160)."""
+    from fractions import Fraction
+
+    from ha_toolkit.availability.blocks import Component, k_of_n
+
+    n, k = n_k
+    unit = Component(10.0**log_mtbf, 10.0**log_mttr)
+    a = Fraction(unit.mtbf) / (Fraction(unit.mtbf) + Fraction(unit.mttr))
+    exact_a = sum(math.comb(n, m) * a**m * (1 - a) ** (n - m) for m in range(k, n + 1))
+    tier = k_of_n(k, n, unit)
+    for value, exact in ((tier.availability, exact_a), (tier.unavailability, 1 - exact_a)):
+        assert 0.0 <= value <= 1.0
+        if float(exact) > 1e-300:
+            assert value == pytest.approx(float(exact), rel=1e-9)
+    assert tier.nines >= 0.0 and math.copysign(1.0, tier.nines) > 0
