@@ -318,7 +318,7 @@ def test_duplicate_samples_and_leases_skipped():
 
 
 def test_metrics_garbage_and_foreign_metrics():
-    with pytest.raises(ArtifactError, match="m.txt: text: not Prometheus text format"):
+    with pytest.raises(ArtifactError, match="m.txt: line 1: not Prometheus text format"):
         parse_metrics('apiserver_flowcontrol_nominal_limit_seats{priority_level="x" 3\n', "m.txt")
     with pytest.raises(ArtifactError, match="no apiserver_flowcontrol_"):
         parse_metrics("process_start_time_seconds 1\n", "m.txt")

@@ -200,10 +200,10 @@ def test_overlap_table_is_readable(capsys):
         (("outage", "--preset", "nope", "--outage", "9"), "nope"),
         (
             ("outage", "--preset", "kube-scheduler", "--api-latency", "20s", "--outage", "9"),
-            "api_latency",
+            "--api-latency",
         ),
         (("overlap",), "--preset"),
-        (("overlap", "--preset", "kube-scheduler", "--clock-rate-ratio", "0"), "clock_rate_ratio"),
+        (("overlap", "--preset", "kube-scheduler", "--clock-rate-ratio", "0"), "--clock-rate-r"),
         (("overlap", "--preset", "kube-scheduler", "--clock-rate-ratio", "x"), "--clock-rate"),
         (("overlap", "--preset", "kube-scheduler", "--candidates", "1"), "candidates"),
         (

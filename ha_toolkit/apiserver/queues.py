@@ -303,7 +303,7 @@ def _check_rate(value: ArrayLike, name: str, *, positive: bool) -> np.ndarray:
     if bad.any():
         rule = "finite and > 0" if positive else "finite and >= 0"
         raise ValueError(f"{name} must be {rule}, got {_first_bad(arr, bad)!r}")
-    return arr
+    return arr + 0.0  # -0.0 -> 0.0, so that no result prints as -0
 
 
 def _check_servers(value: ArrayLike, name: str = "servers") -> np.ndarray:
@@ -561,7 +561,9 @@ def _solve(lam: np.ndarray, mu: np.ndarray, c: np.ndarray, K: np.ndarray, A: np.
     mean_j = _trunc_geometric_mean(L, w)
     mean_wait = p_wait * (1.0 + mean_j) / (c * mu)
     accepted = np.exp(l1mPK)
-    throughput = lam * accepted
+    # lambda (1 - p_K) <= c mu exactly; rounding of a huge load times a tiny acceptance
+    # can step over it by an ulp (utilisation 1.0000000000000004 at A = 6e7, c = 1)
+    throughput = np.minimum(lam * accepted, c * mu)
 
     def out(a: np.ndarray) -> Any:
         return _scalar_or_array(np.asarray(a, dtype=float).reshape(shape))
@@ -573,7 +575,7 @@ def _solve(lam: np.ndarray, mu: np.ndarray, c: np.ndarray, K: np.ndarray, A: np.
         capacity=out(K),
         offered_load=out(A),
         blocking_probability=out(np.exp(lPK)),
-        utilization=out(rho * accepted),
+        utilization=out(np.minimum(rho * accepted, 1.0)),
         throughput=out(throughput),
         wait_probability=out(p_wait),
         mean_wait=out(mean_wait),

@@ -46,10 +46,10 @@ from ha_toolkit.audit.readers import (
     ArtifactError,
     ArtifactWarning,
     _check_text,
-    _families,
     _load_document,
     _read_text,
     _sample_place,
+    _series_samples,
 )
 
 __all__ = [
@@ -403,37 +403,36 @@ def parse_apf_metrics(text: str | bytes, source: str = "<metrics>") -> pd.DataFr
     totals: dict[str, dict[str, float]] = {}
     seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
     matched = 0
-    for family in _families(text, source):
-        for sample in family.samples:
-            column = _STATE_SERIES.get(sample.name)
-            if column is None:
-                continue
-            matched += 1
-            labels = dict(sample.labels)
-            place = _sample_place(sample.name, labels)
-            key = (sample.name, tuple(sorted(labels.items())))
-            if key in seen:
-                _skip(source, place, "repeated sample; the repeat skipped")
-                continue
-            seen.add(key)
-            level = labels.get("priority_level")
-            value = float(sample.value)
-            if not level:
-                _skip(source, place, "no priority_level label; sample skipped")
-                continue
-            if not (math.isfinite(value) and value >= 0):
-                _skip(source, place, f"value must be finite and >= 0, got {value!r}; skipped")
-                continue
-            if column != "dispatched" and column != "rejected" and value > MAX_SEATS:
-                _skip(source, place, f"{value:g} is above {MAX_SEATS}; skipped")
-                continue
-            if column == "rejected":
-                column = _REASONS.get(labels.get("reason", ""), "rejected_cancelled")
-            row = totals.setdefault(level, {})
-            if column in _PER_LEVEL:
-                row[column] = value
-            else:
-                row[column] = row.get(column, 0.0) + value
+    for sample in _series_samples(text, source, "apiserver_flowcontrol_"):
+        column = _STATE_SERIES.get(sample.name)
+        if column is None:
+            continue
+        matched += 1
+        labels = dict(sample.labels)
+        place = _sample_place(sample.name, labels)
+        key = (sample.name, tuple(sorted(labels.items())))
+        if key in seen:
+            _skip(source, place, "repeated sample; the repeat skipped")
+            continue
+        seen.add(key)
+        level = labels.get("priority_level")
+        value = float(sample.value)
+        if not level:
+            _skip(source, place, "no priority_level label; sample skipped")
+            continue
+        if not (math.isfinite(value) and value >= 0):
+            _skip(source, place, f"value must be finite and >= 0, got {value!r}; skipped")
+            continue
+        if column != "dispatched" and column != "rejected" and value > MAX_SEATS:
+            _skip(source, place, f"{value:g} is above {MAX_SEATS}; skipped")
+            continue
+        if column == "rejected":
+            column = _REASONS.get(labels.get("reason", ""), "rejected_cancelled")
+        row = totals.setdefault(level, {})
+        if column in _PER_LEVEL:
+            row[column] = value
+        else:
+            row[column] = row.get(column, 0.0) + value
     if not matched:
         raise ArtifactError(source, "text", "no apiserver_flowcontrol_* series: not the "
                             "/metrics of an API server with priority and fairness?")

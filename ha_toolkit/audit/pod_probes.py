@@ -288,13 +288,18 @@ def read_manifest_probes(directory: str | os.PathLike[str]) -> list[dict[str, An
     The files are those :func:`ha_toolkit.audit.readers.read_manifests` reads; documents
     that are not control-plane pods are skipped, the first pod of a component is kept.
     """
+    import warnings
     from pathlib import Path
+
+    from ha_toolkit.audit.readers import ArtifactWarning, _manifest_files
 
     root = Path(directory)
     if not root.is_dir():
         raise ArtifactError(str(root), "directory", "not found or not a directory")
-    files = sorted(p for p in root.iterdir()
-                   if p.suffix.lower() in (".yaml", ".yml", ".json") and p.is_file())
+    with warnings.catch_warnings():
+        # read_manifests names the files left out (links out of the directory, ...) already
+        warnings.simplefilter("ignore", ArtifactWarning)
+        files = _manifest_files(root)
     rows: dict[str, dict[str, Any]] = {}
     for path in files:
         text, source = _read_text(path)

@@ -303,11 +303,15 @@ def _election_row(
     if any(issubclass(w.category, LeaseOverlapWarning) for w in caught):
         row["note"] = "LD <= RD + RP: two leaders can act at once"
     configs[component] = cfg
-    crash = failover(cfg, "crash")
-    shutdown = failover(cfg, "release") if release else crash
-    survival = outage_survival(cfg, 0.0, targets.outage_mode)
-    overlap = overlap_summary(cfg, 1.0)
-    result = evaluate(cfg, targets)
+    try:
+        crash = failover(cfg, "crash")
+        shutdown = failover(cfg, "release") if release else crash
+        survival = outage_survival(cfg, 0.0, targets.outage_mode)
+        overlap = overlap_summary(cfg, 1.0)
+        result = evaluate(cfg, targets)
+    except ValueError as exc:  # settings outside a model's range: this component only
+        row["note"] = f"no timing figures, the settings are outside the models' range: {exc}"
+        return row
     row.update(
         p50_crash=float(crash.ppf(0.5)),
         p99_crash=float(crash.ppf(0.99)),
@@ -466,12 +470,18 @@ def _levels(
         # a queued request waits at most a quarter of its ?timeout= (getRequestWaitContext):
         # the lease calls of the audited components carry their lock client's timeout
         timeouts = (request_timeouts or {}).get(name)
-        if timeouts:
-            q = level_queue(level, int(current), rate * factors, service,
-                            request_timeout=list(timeouts),
-                            request_shares=[1.0] * len(timeouts))
-        else:
-            q = level_queue(level, int(current), rate * factors, service)
+        try:
+            if timeouts:
+                q = level_queue(level, int(current), rate * factors, service,
+                                request_timeout=list(timeouts),
+                                request_shares=[1.0] * len(timeouts))
+            else:
+                q = level_queue(level, int(current), rate * factors, service)
+        except ValueError as exc:  # outside the queueing model's range: this level only
+            levels[-1]["note"] = f"no prediction: {exc}"
+            notes.append(f"metrics: priority level {name!r}: no prediction, the scrape's "
+                         f"values are outside the model's range ({exc})")
+            continue
         for k, f in enumerate(factors):
             load.append({
                 "priority_level": name,

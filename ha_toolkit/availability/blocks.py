@@ -2,7 +2,10 @@
 
 Every building block carries its **unavailability** ``U = 1 - A`` as the primary number:
 near ``A = 1`` the unavailability is what matters (nines, downtime) and subtracting from one
-would throw its digits away. Availability, nines and downtime are derived from it.
+would throw its digits away. Availability, nines and downtime are derived from it. Near
+``A = 0`` (a block almost always down) the roles swap: each block also computes its
+availability directly, in the complement space (``MTBF / (MTBF + MTTR)``, a product of
+availabilities, the binomial lower tail), so that a tiny availability keeps its digits too.
 
 Conventions
 -----------
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -88,10 +91,12 @@ def parse_long_duration(value: DurationLike, name: str = "duration") -> float:
 
 
 # ------------------------------------------------------------------------ figures mixin
-def _nines(u: float) -> float:
+def _nines(u: float, a: float | None = None) -> float:
+    """``-log10(U)``, from ``A`` when it is the more accurate of the two (``A < 1/2``)."""
     if u <= 0.0:
         return math.inf
-    return max(-math.log10(u), 0.0)
+    value = -math.log1p(-a) / math.log(10.0) if a is not None and a < 0.5 else -math.log10(u)
+    return value if value > 0.0 else 0.0  # never -0.0
 
 
 def downtime_per_year(availability: float) -> float:
@@ -125,7 +130,7 @@ class _Figures:
     @property
     def nines(self) -> float:
         """``-log10(U)`` (inf when U = 0, 0 when U = 1)."""
-        return _nines(self.unavailability)
+        return _nines(self.unavailability, self.availability)
 
     @property
     def downtime_per_year(self) -> float:
@@ -181,6 +186,16 @@ def as_unavailability(part: Any, name: str = "part") -> float:
     return 1.0 - _check_probability(part, name)
 
 
+def _as_availability(part: Any, name: str = "part") -> float:
+    """The availability of a block computed in its own right (accurate when tiny)."""
+    if isinstance(part, HasUnavailability) and not isinstance(part, numbers.Real):
+        value = getattr(part, "availability", None)
+        if value is None:
+            return 1.0 - _check_probability(part.unavailability, f"{name}.unavailability")
+        return _check_probability(value, f"{name}.availability")
+    return _check_probability(part, name)
+
+
 # --------------------------------------------------------------------------- results
 @dataclass(frozen=True)
 class Availability(_Figures):
@@ -202,16 +217,29 @@ class Availability(_Figures):
 
     unavailability: float
     name: str = ""
+    # the availability when computed in its own right (more digits than 1 - U near 0)
+    _availability: float | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(
             self, "unavailability", _check_probability(self.unavailability, "unavailability")
         )
+        if self._availability is not None:
+            a = _check_probability(self._availability, "availability")
+            object.__setattr__(self, "_availability", a)
+
+    @property
+    def availability(self) -> float:  # type: ignore[override]
+        """Steady-state availability: ``1 - U``, or the value computed in its own right."""
+        if self._availability is None:
+            return 1.0 - self.unavailability
+        return self._availability
 
     @classmethod
     def from_availability(cls, availability: float, name: str = "") -> Availability:
         """Build from an availability in [0, 1]."""
-        return cls(1.0 - _check_probability(availability, "availability"), name)
+        a = _check_probability(availability, "availability")
+        return cls(1.0 - a, name, a)
 
     def to_dict(self) -> dict[str, Any]:
         """``name`` and :meth:`figures`."""
@@ -279,6 +307,11 @@ class Component(_Figures):
         return 1.0 / (1.0 + self.mtbf / self.mttr)
 
     @property
+    def availability(self) -> float:  # type: ignore[override]
+        """``MTBF / (MTBF + MTTR)``, computed directly: accurate also when tiny."""
+        return 1.0 / (1.0 + self.mttr / self.mtbf)
+
+    @property
     def failure_rate(self) -> float:
         """Failures per second of up time, ``1 / MTBF``."""
         return 1.0 / self.mtbf
@@ -329,6 +362,11 @@ class Replica(_Figures):
         return _series_u([u.unavailability for u in self.units])
 
     @property
+    def availability(self) -> float:  # type: ignore[override]
+        """``prod(A_i)`` from the units' own availabilities (accurate also when tiny)."""
+        return _product([u.availability for u in self.units])
+
+    @property
     def failure_rate(self) -> float:
         """Failures per second while up: the sum of the units' ``1 / MTBF``."""
         return float(sum(u.failure_rate for u in self.units))
@@ -344,6 +382,13 @@ def _series_u(us: list[float]) -> float:
     if any(u >= 1.0 for u in us):
         return 1.0
     return float(min(max(-math.expm1(math.fsum(math.log1p(-u) for u in us)), 0.0), 1.0))
+
+
+def _product(values: list[float]) -> float:
+    """A product of probabilities, in log space (no underflow of the partial products)."""
+    if any(v <= 0.0 for v in values):
+        return 0.0
+    return float(min(math.exp(math.fsum(math.log(v) for v in values)), 1.0))
 
 
 def series(*parts: Any, name: str = "") -> Availability:
@@ -366,7 +411,8 @@ def series(*parts: Any, name: str = "") -> Availability:
     if not parts:
         raise ValueError("series needs at least one part")
     us = [as_unavailability(p, f"parts[{i}]") for i, p in enumerate(parts)]
-    return Availability(_series_u(us), name)
+    availabilities = [_as_availability(p, f"parts[{i}]") for i, p in enumerate(parts)]
+    return Availability(_series_u(us), name, _product(availabilities))
 
 
 def parallel(*parts: Any, name: str = "") -> Availability:
@@ -387,7 +433,11 @@ def parallel(*parts: Any, name: str = "") -> Availability:
     if not parts:
         raise ValueError("parallel needs at least one part")
     us = [as_unavailability(p, f"parts[{i}]") for i, p in enumerate(parts)]
-    return Availability(float(math.prod(us)), name)
+    availabilities = [_as_availability(p, f"parts[{i}]") for i, p in enumerate(parts)]
+    # 1 - prod(1 - A_i) in log space: accurate when every part is almost always down
+    a = -math.expm1(math.fsum(math.log1p(-a) for a in availabilities)) \
+        if all(a < 1.0 for a in availabilities) else 1.0
+    return Availability(float(_product(us)), name, float(min(max(a, 0.0), 1.0)))
 
 
 def _check_count(value: Any, name: str, low: int = 1) -> int:
@@ -435,13 +485,17 @@ def k_of_n(k: int, n: int, part: Any, name: str = "") -> Availability:
     if k > n:
         raise ValueError(f"invalid k {k!r}: must be <= n ({n})")
     u = as_unavailability(part, "part")
+    a = _as_availability(part, "part")
     tolerated = n - k  # failures the block survives
-    if u == 0.0:
-        return Availability(0.0, name)
-    if u == 1.0:
-        return Availability(1.0, name)
+    if u == 0.0 or a == 1.0:
+        return Availability(0.0, name, 1.0)
+    if a == 0.0:
+        return Availability(1.0, name, 0.0)
     value = float(special.bdtrc(tolerated, n, u))
-    return Availability(float(np.clip(value, 0.0, 1.0)), name)
+    # P(at least k up) from A in its own right: the complement of ``value`` keeps the
+    # digits of a tiny availability that 1 - value would lose
+    up = float(special.bdtrc(k - 1, n, a))
+    return Availability(float(np.clip(value, 0.0, 1.0)), name, float(np.clip(up, 0.0, 1.0)))
 
 
 def up_count_pmf(n: int, unavailability: float) -> np.ndarray:

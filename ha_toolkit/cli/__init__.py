@@ -69,6 +69,7 @@ from ha_toolkit.cli._common import (
     PROG,
     Parser,
     UsageError,
+    name_flags,
     one_line,
 )
 
@@ -117,8 +118,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_OK
     try:
         return args.func(args, out)
-    except (UsageError, ValueError) as exc:
+    except UsageError as exc:
         print(f"{PROG}: error: {one_line(str(exc))}", file=err)
+        return EXIT_USAGE
+    except ValueError as exc:  # a model's or a reader's refusal of what the user gave
+        print(f"{PROG}: error: {one_line(_flag_message(exc))}", file=err)
         return EXIT_USAGE
     except RuntimeError as exc:  # NotebookError and other run-time failures
         print(f"{PROG}: error: {one_line(str(exc))}", file=err)
@@ -127,3 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
         return EXIT_FAILURE
+
+
+def _flag_message(exc: ValueError) -> str:
+    """A model's message naming the flags; an artifact's as it is (it names a file)."""
+    from ha_toolkit.audit.readers import ArtifactError
+
+    return str(exc) if isinstance(exc, ArtifactError) else name_flags(str(exc))

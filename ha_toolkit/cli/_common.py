@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import numbers
+import re
 from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
 
@@ -77,7 +78,7 @@ def json_number(value: Any) -> Any:
         return value
     if isinstance(value, numbers.Integral):
         return int(value)
-    value = float(value)
+    value = float(value) + 0.0  # -0.0 -> 0.0
     return None if math.isnan(value) else value
 
 
@@ -104,5 +105,114 @@ def print_table(
         print(line(row), file=out)
 
 
-def one_line(message: str) -> str:
-    return " ".join(str(message).split())
+def one_line(message: str, limit: int = 1000) -> str:
+    """``message`` on one line, at most ``limit`` characters (a flag may hold a megabyte)."""
+    text = " ".join(str(message).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --------------------------------------------------------------------- bounds of flags
+# The largest values the commands accept. Each is far beyond any real cluster and small
+# enough that the models answer in seconds and bounded memory.
+MAX_DURATION = 86_400.0  # one day: lease settings, API latency, outages, targets
+MAX_CANDIDATES = 1_000
+MAX_JITTER_FACTOR = 100.0
+MAX_SERVERS = 1_000_000  # in-flight slots, seats, queue capacity
+MAX_REPLICAS = 10_000
+MAX_QUEUES = 10_000_000  # apiserver ValidatePriorityLevelQueuingConfiguration
+MAX_ENTROPY_BITS = 60  # apiserver shufflesharding.MaxHashBits
+MAX_ELEPHANTS = 10_000
+
+# Model parameter -> the flag that sets it, so that a model's ValueError names the flag.
+FLAGS = {
+    "lease_duration": "--leader-elect-lease-duration",
+    "renew_deadline": "--leader-elect-renew-deadline",
+    "retry_period": "--leader-elect-retry-period",
+    "jitter_factor": "--jitter-factor",
+    "candidates": "--candidates",
+    "api_latency": "--api-latency",
+    "arrival_rate": "--arrival-rate",
+    "service_rate": "--service-time",
+    "servers": "--max-requests-inflight",
+    "capacity": "--capacity",
+    "hand_size": "--hand-size",
+    "queues": "--queues",
+    "elephants": "--elephants",
+    "server_cl": "--server-cl",
+    "clock_rate_ratio": "--clock-rate-ratio",
+    "max_p99_failover": "--max-p99-failover",
+    "max_p99_release": "--max-p99-release",
+    "survive_outage": "--survive-outage",
+    "min_survival": "--min-survival",
+    "outage_mode": "--mode",
+    "max_clock_rate_ratio": "--max-clock-rate-ratio",
+    "max_requests_per_second": "--max-requests-per-second",
+}
+_FIELD = re.compile(r"\b(" + "|".join(sorted(FLAGS, key=len, reverse=True)) + r")\b")
+
+
+def name_flags(message: str) -> str:
+    """A model's message with each parameter name replaced by the flag that sets it."""
+    return _FIELD.sub(lambda m: FLAGS[m.group(1)], message)
+
+
+def _bound(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else f"{value:g}"
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    text = str(value)
+    return text if len(text) <= 40 else f"a number of {len(text)} digits"
+
+
+def in_range(
+    flag: str,
+    value: Any,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    positive: bool = False,
+    unit: str = "",
+) -> Any:
+    """``value`` if it lies in the bounds, else a UsageError naming the flag and the bound.
+
+    Parameters
+    ----------
+    flag : str
+        The flag, e.g. ``"--jitter-factor"``.
+    value : int or float
+        What the user gave, already converted.
+    low, high : float, optional
+        Inclusive bounds.
+    positive : bool
+        Require ``value > 0`` (checked before ``high``).
+    unit : str
+        Appended to the bound in the message, e.g. ``" s"``.
+
+    Raises
+    ------
+    UsageError
+        ``--jitter-factor must be >= 0, got -1``; NaN is never in range.
+    """
+    if isinstance(value, float) and math.isnan(value):
+        raise UsageError(f"{flag} must be a number, got nan")
+    if positive and not value > 0:
+        raise UsageError(f"{flag} must be positive, got {_shown(value)}")
+    if low is not None and not value >= low:
+        raise UsageError(f"{flag} must be >= {_bound(low)}{unit}, got {_shown(value)}")
+    if high is not None and not value <= high:
+        raise UsageError(f"{flag} must be <= {_bound(high)}{unit}, got {_shown(value)}")
+    return value + 0.0 if isinstance(value, float) else value  # -0.0 prints as -0
+
+
+def duration_flag(
+    flag: str, raw: Any, *, positive: bool = False, high: float = MAX_DURATION
+) -> float:
+    """Seconds of a duration flag, >= 0 (> 0 with ``positive``) and at most ``high``."""
+    from ha_toolkit.durations import parse_duration
+
+    seconds = parse_duration(raw, name=flag)
+    return float(in_range(flag, seconds, None if positive else 0.0, high, positive=positive,
+                          unit=" s"))

@@ -7,8 +7,13 @@ from typing import Any, TextIO
 
 from ha_toolkit.cli._common import (
     EXIT_OK,
+    MAX_ELEPHANTS,
+    MAX_QUEUES,
+    MAX_SERVERS,
     UsageError,
     add_json_flag,
+    duration_flag,
+    in_range,
     number,
     print_json,
     print_table,
@@ -191,12 +196,11 @@ def _cmd_queue(args: argparse.Namespace, out: TextIO) -> int:
     import math
 
     from ha_toolkit.apiserver.queues import mmck
-    from ha_toolkit.durations import parse_duration, parse_rate
+    from ha_toolkit.durations import parse_rate
 
     servers, pool, note = _queue_pool(args)
     flag = {"readonly": "--max-requests-inflight", "mutating": "--max-mutating-requests-inflight"}
-    if servers < 1:
-        raise UsageError(f"{flag.get(pool, '--max-requests-inflight')} must be >= 1, got {servers}")
+    in_range(flag.get(pool, "--max-requests-inflight"), servers, 1, MAX_SERVERS)
     capacity: float | None = float(servers)
     if args.capacity is not None:
         raw = args.capacity.strip().lower()
@@ -211,12 +215,12 @@ def _cmd_queue(args: argparse.Namespace, out: TextIO) -> int:
                 ) from None
             if capacity < servers:
                 raise UsageError(f"--capacity must be >= the {servers} slots, got {capacity}")
+            in_range("--capacity", capacity, high=MAX_SERVERS)
     arrival_rate = parse_rate(args.arrival_rate, name="--arrival-rate")
     if not (math.isfinite(arrival_rate) and arrival_rate >= 0):
         raise UsageError(f"--arrival-rate must be finite and >= 0, got {args.arrival_rate}")
-    service_time = parse_duration(args.service_time, name="--service-time")
-    if not service_time > 0:
-        raise UsageError(f"--service-time must be > 0, got {args.service_time!r}")
+    arrival_rate += 0.0  # -0.0 -> 0.0
+    service_time = duration_flag("--service-time", args.service_time, positive=True)
     result = mmck(arrival_rate, 1.0 / service_time, servers, capacity)
     blocking = float(result.blocking_probability)
     obj = {
@@ -263,24 +267,31 @@ def _cmd_queue(args: argparse.Namespace, out: TextIO) -> int:
 
 # ----------------------------------------------------------------------------- shuffle
 def _cmd_shuffle(args: argparse.Namespace, out: TextIO) -> int:
-    from ha_toolkit.apiserver.shuffle import overlap_probability, squish_probability
+    from ha_toolkit.apiserver.shuffle import (
+        MAX_HASH_BITS,
+        overlap_probability,
+        required_entropy_bits,
+        squish_probability,
+    )
 
     modes = [m for m, v in (("--elephants", args.elephants), ("--hash-value", args.hash_value),
                             ("--flow-schema", args.flow_schema)) if v is not None]
     if len(modes) != 1:
         raise UsageError("exactly one of --elephants, --hash-value or --flow-schema is "
                          f"required, got {len(modes)}")
-    for flag, value, low in (
-        ("--queues", args.queues, 1),
-        ("--hand-size", args.hand_size, 1),
-        ("--elephants", 0 if args.elephants is None else args.elephants, 0),
-    ):
-        if value < low:
-            raise UsageError(f"{flag} must be >= {low}, got {value}")
+    in_range("--queues", args.queues, 1, MAX_QUEUES)
+    in_range("--hand-size", args.hand_size, 1)
     if args.hand_size > args.queues:
         raise UsageError(f"--hand-size must be <= --queues ({args.queues}), got {args.hand_size}")
     if args.elephants is None:
         return _shuffle_hand(args, out)
+    in_range("--elephants", args.elephants, 0, MAX_ELEPHANTS)
+    if required_entropy_bits(args.queues, args.hand_size) > MAX_HASH_BITS:
+        # the API server's validation of a priority level's queuing settings
+        raise UsageError(
+            f"--hand-size: required entropy bits of deckSize {args.queues} and handSize "
+            f"{args.hand_size} should not be greater than {MAX_HASH_BITS}"
+        )
     p = squish_probability(args.queues, args.hand_size, args.elephants)
     shared = overlap_probability(args.queues, args.hand_size)
     if args.json:
@@ -344,8 +355,7 @@ def _server_cl(args: argparse.Namespace) -> tuple[int, str]:
                 "give --server-cl or --max-requests-inflight/--max-mutating-requests-inflight, "
                 "not both"
             )
-        if args.server_cl < 1:
-            raise UsageError(f"--server-cl must be >= 1, got {args.server_cl}")
+        in_range("--server-cl", args.server_cl, 1, MAX_SERVERS)
         return args.server_cl, "--server-cl"
     read = 400 if flags[0] is None else flags[0]
     write = 200 if flags[1] is None else flags[1]
@@ -353,8 +363,7 @@ def _server_cl(args: argparse.Namespace) -> tuple[int, str]:
         ("--max-requests-inflight", read),
         ("--max-mutating-requests-inflight", write),
     ):
-        if value < 0:
-            raise UsageError(f"{flag} must be >= 0, got {value}")
+        in_range(flag, value, 0, MAX_SERVERS)
     if read + write < 1:
         raise UsageError("--max-requests-inflight + --max-mutating-requests-inflight must be >= 1")
     return read + write, (

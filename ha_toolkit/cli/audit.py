@@ -7,8 +7,10 @@ from typing import Any, TextIO
 
 from ha_toolkit.cli._common import (
     EXIT_OK,
+    MAX_CANDIDATES,
     UsageError,
     add_json_flag,
+    in_range,
     json_number,
     print_json,
     print_table,
@@ -58,16 +60,14 @@ def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
     if (args.leases is None and args.manifests is None and args.metrics is None
             and args.apf_config is None):
         raise UsageError("give at least one of --leases, --manifests, --metrics, --apf-config")
-    if args.candidates < 2:
-        raise UsageError(f"--candidates must be >= 2, got {args.candidates}")
+    in_range("--candidates", args.candidates, 2, MAX_CANDIDATES)
     targets = _targets(args)
     window = None
     if args.window is not None:
-        from ha_toolkit.durations import parse_duration
+        from ha_toolkit.cli._common import duration_flag
 
-        window = parse_duration(args.window, name="--window")
-        if not window > 0:
-            raise UsageError(f"--window must be > 0, got {args.window!r}")
+        # counters since the API server started: up to years, not bounded like the settings
+        window = duration_flag("--window", args.window, positive=True, high=1e12)
     report = audit(
         args.leases,
         args.manifests,

@@ -7,8 +7,10 @@ from typing import Any, TextIO
 
 from ha_toolkit.cli._common import (
     EXIT_OK,
+    MAX_REPLICAS,
     UsageError,
     add_json_flag,
+    in_range,
     number,
     print_json,
     print_table,
@@ -43,8 +45,7 @@ def _cmd_availability(args: argparse.Namespace, out: TextIO) -> int:
     from ha_toolkit.availability.blocks import quorum
     from ha_toolkit.availability.explore import format_duration, tier_availability
 
-    if args.replicas < 1:
-        raise UsageError(f"invalid --replicas {args.replicas}: must be >= 1")
+    in_range("--replicas", args.replicas, 1, MAX_REPLICAS)
     text = str(args.quorum).strip().lower()
     if text == "majority":
         needed = quorum(args.replicas)

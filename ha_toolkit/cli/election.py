@@ -10,10 +10,15 @@ from typing import Any, TextIO
 from ha_toolkit.cli._common import (
     EXIT_FAILURE,
     EXIT_OK,
+    MAX_CANDIDATES,
+    MAX_JITTER_FACTOR,
     PROG,
     UsageError,
     add_json_flag,
+    duration_flag,
+    in_range,
     json_number,
+    name_flags,
     number,
     one_line,
     print_json,
@@ -299,7 +304,6 @@ def _config(args: argparse.Namespace) -> Any:
 
 
 def _build_config(args: argparse.Namespace) -> Any:
-    from ha_toolkit.durations import parse_duration
     from ha_toolkit.election.config import ElectionConfig
 
     overrides: dict[str, Any] = {}
@@ -311,11 +315,14 @@ def _build_config(args: argparse.Namespace) -> Any:
     ):
         raw = getattr(args, field)
         if raw is not None:
-            overrides[field] = parse_duration(raw, name=flag)
+            # positive first: client-go's ordering checks would name the wrong problem
+            overrides[field] = duration_flag(flag, raw, positive=field != "api_latency")
     if args.candidates is not None:
-        overrides["candidates"] = args.candidates
+        overrides["candidates"] = in_range("--candidates", args.candidates, 1, MAX_CANDIDATES)
     if args.jitter_factor is not None:
-        overrides["jitter_factor"] = args.jitter_factor
+        overrides["jitter_factor"] = in_range(
+            "--jitter-factor", args.jitter_factor, 0.0, MAX_JITTER_FACTOR
+        )
     if args.call_timeout is not None:
         overrides["call_timeout"] = _call_timeout(args.call_timeout)
     if getattr(args, "client", None) is not None:
@@ -388,11 +395,10 @@ def _config_inputs(args: argparse.Namespace, cfg: Any) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------ outage
 def _cmd_outage(args: argparse.Namespace, out: TextIO) -> int:
-    from ha_toolkit.durations import parse_duration
     from ha_toolkit.election.outage import outage_survival
 
     cfg = _config(args)
-    length = parse_duration(args.outage, name="--outage")
+    length = duration_flag("--outage", args.outage)
     result = outage_survival(cfg, length, args.mode)
     obj = {
         "survival_probability": result.survival_probability,
@@ -428,6 +434,8 @@ def _cmd_overlap(args: argparse.Namespace, out: TextIO) -> int:
     from ha_toolkit.election.overlap import overlap_summary
 
     cfg = _config(args)
+    in_range("--clock-rate-ratio", args.clock_rate_ratio, high=_MAX_CLOCK_RATE_RATIO,
+             positive=True)
     summary = overlap_summary(cfg, args.clock_rate_ratio)
     obj = {
         "overlap_probability": summary.overlap_probability,
@@ -457,6 +465,9 @@ def _cmd_overlap(args: argparse.Namespace, out: TextIO) -> int:
     print("  a negative overlap is a gap with no leader acting", file=out)
     return EXIT_OK
 
+
+# clocks that differ in rate by more than this are broken, not drifting
+_MAX_CLOCK_RATE_RATIO = 1000.0
 
 _TARGET_FLAGS = {
     "max_p99_failover": "--max-p99-failover",
@@ -511,7 +522,6 @@ def _add_target_arguments(sub: argparse.ArgumentParser, *, failover_required: bo
 
 
 def _targets(args: argparse.Namespace) -> Any:
-    from ha_toolkit.durations import parse_duration
     from ha_toolkit.election.tuning import Targets
 
     if args.min_survival is not None and args.survive_outage is None:
@@ -530,16 +540,14 @@ def _targets(args: argparse.Namespace) -> Any:
     for field in ("max_p99_failover", "max_p99_release", "survive_outage"):
         raw = getattr(args, field)
         if raw is not None:
-            values[field] = parse_duration(raw, name=_TARGET_FLAGS[field])
+            values[field] = duration_flag(_TARGET_FLAGS[field], raw)
     if args.min_survival is not None:
         values["min_survival"] = args.min_survival
+    in_range("--max-clock-rate-ratio", args.max_clock_rate_ratio, high=_MAX_CLOCK_RATE_RATIO)
     try:
         return Targets(**values)
     except ValueError as exc:
-        message = str(exc)
-        for field, flag in _TARGET_FLAGS.items():
-            message = message.replace(field, flag)
-        raise UsageError(message) from None
+        raise UsageError(name_flags(str(exc))) from None
 
 
 def _targets_line(targets: Any) -> str:
@@ -574,17 +582,15 @@ def _targets_inputs(targets: Any) -> dict[str, Any]:
 
 
 def _cmd_tune(args: argparse.Namespace, out: TextIO) -> int:
-    from ha_toolkit.durations import parse_duration
     from ha_toolkit.election.tuning import SORT_ORDERS, recommend
 
     targets = _targets(args)
-    if args.top < 1:
-        raise UsageError(f"--top must be >= 1, got {args.top}")
+    in_range("--top", args.top, 1)
     found = recommend(
         targets,
-        candidates=args.candidates,
-        api_latency=parse_duration(args.api_latency, name="--api-latency"),
-        jitter_factor=args.jitter_factor,
+        candidates=in_range("--candidates", args.candidates, 2, MAX_CANDIDATES),
+        api_latency=duration_flag("--api-latency", args.api_latency),
+        jitter_factor=in_range("--jitter-factor", args.jitter_factor, 0.0, MAX_JITTER_FACTOR),
         call_timeout=_call_timeout(args.call_timeout),
     )
     keys = (

@@ -151,7 +151,18 @@ def crash_failover(cfg: ElectionConfig, step: float | None = None) -> Distributi
     latency = cfg.api_latency
     leader_phase = uniform(0.0, cfg.renew_period, step, origin=0.0)
     lag = follower_lag(cfg, step)
-    return lag - leader_phase + (cfg.record_lease_duration + 2.5 * latency)
+    return _from_zero(lag - leader_phase + (cfg.record_lease_duration + 2.5 * latency))
+
+
+def _from_zero(dist: Distribution) -> Distribution:
+    """``dist`` with a lattice origin a rounding error below 0 moved to 0.
+
+    A failover time is never negative; with LeaseDurationSeconds 0 (LD < 1 s) and no jitter
+    the crash failover starts at 0, which the lattice arithmetic lands at -1e-17.
+    """
+    if -1e-9 * dist.step < dist.t0 < 0.0:
+        return dist.shift(-dist.t0)
+    return dist
 
 
 def release_failover(cfg: ElectionConfig, step: float | None = None) -> Distribution:
