@@ -45,6 +45,7 @@ __all__ = [
     "min_of",
     "mixture",
     "point",
+    "renewal_measure",
     "renewal_overshoot",
     "uniform",
 ]
@@ -58,6 +59,8 @@ _MASS_TOL = 1e-8
 _TRIM = 0.0
 # Masses below this, made by differences of products, are round-off.
 _ROUND_OFF = 1e-12
+# Masses of a renewal measure below this fraction of its largest are the transform's round-off.
+_RENEWAL_ROUND_OFF = 1e-10
 # Above this many products, convolution goes through the FFT.
 _FFT_THRESHOLD = 50_000_000
 
@@ -758,29 +761,90 @@ def equilibrium(gap: Distribution, step: float | None = None) -> Distribution:
     return Distribution(0.0, step, np.zeros(n + 1), dens_cells / dens_cells.sum())._trimmed()
 
 
+def renewal_measure(gap: Distribution, level: float) -> Distribution:
+    """The renewal measure ``sum_k P(S_k in .)`` of a process with an event at 0, below ``level``.
+
+    ``S_k = G_1 + ... + G_k`` (``S_0 = 0``, iid gaps ``gap``). Returned as a measure (its
+    ``total`` is the expected number of events in ``[0, level)``, the one at 0 included) on
+    the lattice ``k * step`` of the gap, on ``[0, level]``.
+
+    It is solved in one pass: on the lattice, adding a gap is a linear map of the
+    (atoms, cells) pair, ``A' = A Fa``, ``C' = A Fc + C (Fa + (1 + z) Fc / 2)`` as power series
+    in the one-step shift ``z`` (the second term is the cell-on-cell triangle rule of ``+``),
+    so the sum over all k is ``Ua = 1 / (1 - Fa)`` and ``Uc = Fc / ((1 - Fa) (1 - Fa - (1 + z)
+    Fc / 2))``. The series are inverted by one FFT on a circle of radius ``rho < 1``, which
+    damps the wrap-around of the discrete transform below 1e-15; the result equals the sum
+    of the k-fold convolutions made with ``+`` up to round-off (about 1e-12 of each mass).
+    """
+    level = float(level)
+    step = gap.step
+    lo, _ = gap.support()
+    if not lo > 0:
+        raise ValueError("gap must be bounded away from 0 for the renewal measure to be finite")
+    offset = gap.t0 / step
+    if abs(offset - round(offset)) > 1e-6:
+        gap = gap.regrid(step, 0.0)
+        offset = gap.t0 / step
+    first = int(round(offset))
+    n = max(math.ceil(level / step - _LATTICE_TOL) + 1, 1)
+    size = _fft_size(6 * n + 16)
+    # rho**n = 1e-3: the wrap-around of the transform, about rho**(size - n) <= 1e-15, is
+    # negligible, and round-off, amplified by rho**-n when the scaling is undone, stays
+    # near 1e-13 of the largest mass
+    rho = 10.0 ** (-3.0 / max(n, 1))
+    powers = rho ** np.arange(size)
+    fa = np.zeros(size)
+    fc = np.zeros(size)
+    end = min(first + gap._atoms.size, size)
+    fa[first:end] = gap._atoms[: end - first]
+    end_c = min(first + gap._cells.size, size)
+    fc[first:end_c] = gap._cells[: end_c - first]
+    fa_hat = np.fft.rfft(fa * powers)
+    fc_hat = np.fft.rfft(fc * powers)
+    z = rho * np.exp(-2j * np.pi * np.arange(fa_hat.size) / size)
+    one_minus_fa = 1.0 - fa_hat
+    ua_hat = 1.0 / one_minus_fa
+    uc_hat = fc_hat / (one_minus_fa * (one_minus_fa - 0.5 * (1.0 + z) * fc_hat))
+    scale = 1.0 / powers[: n + 1]
+    atoms = np.fft.irfft(ua_hat, size)[: n + 1] * scale
+    cells = np.fft.irfft(uc_hat, size)[:n] * scale[:n]
+    # what is left of the transform's round-off where there is no mass
+    atoms[atoms < _RENEWAL_ROUND_OFF * max(atoms.max(initial=0.0), 1.0)] = 0.0
+    reference = max(cells.max(initial=0.0), gap._cells.max(initial=0.0))
+    cells[cells < _RENEWAL_ROUND_OFF * reference] = 0.0
+    measure = Distribution(0.0, step, atoms, cells, _defective=True)
+    below, _ = measure.split_at(level)
+    return below
+
+
+def _fft_size(n: int) -> int:
+    from scipy import fft as sp_fft
+
+    return sp_fft.next_fast_len(n, real=True)
+
+
 def renewal_overshoot(gap: Distribution, level: float) -> Distribution:
     """Overshoot past ``level`` of a renewal process that has an event at time 0.
 
     With events at ``S_k = G_1 + ... + G_k`` (iid gaps, ``S_0 = 0``), let ``N`` be the
-    first ``k >= 1`` with ``S_k >= level``; the result is the law of ``S_N - level``. It is
-    the sum over k of the part of ``law(S_k) * law(G)`` at or above ``level`` taken from
-    the part of ``law(S_k)`` below it, so it is exact up to the lattice; an event exactly
-    at ``level`` counts as reaching it.
+    first ``k >= 1`` with ``S_k >= level``; the result is the law of ``S_N - level``: the
+    part at or above ``level`` of ``U * law(G)``, ``U`` the renewal measure below ``level``
+    (:func:`renewal_measure`, one pass), of which only the last ``max(G)`` before the level
+    contributes. An event exactly at ``level`` counts as reaching it.
     """
     level = float(level)
     if not math.isfinite(level):
         raise ValueError(f"level must be finite, got {level!r}")
-    lo, _ = gap.support()
+    lo, hi = gap.support()
     if not lo > 0:
         raise ValueError("gap must be bounded away from 0 for the overshoot to terminate")
     if level <= 0:
         return gap - level if level else gap
-    below = point(0.0, gap.step)
-    pieces = []
-    while below.total > 1e-15:
-        nxt = below + gap
-        below, above = nxt.split_at(level)
-        if above.total > 0:
-            pieces.append(above)
-    total = measure_sum(*pieces)
-    return total.shift(-level)
+    measure = renewal_measure(gap, level)
+    # only events in the last longest gap before the level can jump over it
+    _, window = measure.split_at(level - hi - 2 * gap.step)
+    window = window._trimmed() if window.total > 0 else window
+    _, above = (window + gap).split_at(level)
+    total = above.total
+    above = above._like(above.t0, above._atoms / total, above._cells / total)._trimmed()
+    return above.shift(-level)

@@ -40,9 +40,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ha_toolkit.distribution import (
     Distribution,
     equilibrium,
+    measure_sum,
     min_of,
     point,
     renewal_overshoot,
@@ -56,34 +59,74 @@ __all__ = [
     "failover",
     "follower_gap",
     "follower_lag",
+    "follower_overshoot",
     "lattice_step",
     "release_failover",
 ]
 
 SCENARIOS = ("crash", "release")
 
-# Cells per jitter width (or per retry period without jitter) on the default lattice.
+# Cells per jitter width on the lattice that resolves the jitter.
+_CELLS_PER_JITTER = 64
+# Cells per renew period without jitter (then only the min over followers is inexact).
 _CELLS_PER_PERIOD = 300
-# Largest lattice the default step allows over the failover's support.
-_MAX_POINTS = 20_000
+# Lattice error budget, relative to the failover's scale LDrec + RP + l: steps coarser than
+# the jitter never exceed this fraction of it (the README promises 1e-4 of mean and p99).
+_TOLERANCE = 1e-5
+# Largest lattice the one-pass renewal solve may use below the expiry level.
+_MAX_RENEWAL_POINTS = 1 << 17
+# Cells per jitter width of the fine lattice of the narrow-jitter clusters.
+_CELLS_PER_CLUSTER_JITTER = 16
+# Largest total size of the narrow-jitter clusters' lattices.
+_MAX_CLUSTER_POINTS = 4_000_000
+# The renewal process counts as mixed (its overshoot is the equilibrium law) when the
+# harmonics of its phase have decayed below this.
+_MIXED = 1e-12
+
+
+def _on_period(cfg: ElectionConfig, target: float) -> float:
+    """The largest step at most ``target`` that divides the renew period ``RP + l``.
+
+    Among the next 64 finer such steps, one that also divides the jitter width is preferred
+    (then the gap's cells are all whole, e.g. 1.2 RP with no latency).
+    """
+    period = cfg.retry_period + cfg.api_latency
+    cells = max(math.ceil(period / target - 1e-9), 1)
+    width = _jitter_width(cfg)
+    if width > 0:
+        for n in range(cells, cells + 64):
+            ratio = width * n / period
+            if abs(ratio - round(ratio)) < 1e-9 * max(ratio, 1.0):
+                return period / n
+    return period / cells
+
+
+def _jitter_width(cfg: ElectionConfig) -> float:
+    return cfg.jitter_factor * cfg.retry_period
+
+
+def _tolerance(cfg: ElectionConfig) -> float:
+    """Absolute lattice error budget in seconds."""
+    return _TOLERANCE * (cfg.record_lease_duration + cfg.retry_period + cfg.api_latency)
 
 
 def lattice_step(cfg: ElectionConfig) -> float:
     """Default lattice step for ``cfg``: a whole fraction of the renew period ``RP + l``.
 
-    Fine enough for 300 cells across the jitter width (or across RP with no jitter) and
-    coarse enough that the crash failover's support holds at most 20 000 points.
+    Chosen by accuracy, not by a size cap: 32 cells across the jitter width ``J * RP``
+    (where the lattice errors are O(step**2) of smooth densities; 300 per renew period
+    without jitter), but never finer than
+    needed for an error of 1e-5 of ``LDrec + RP + l`` (steps that coarse leave jitter
+    narrower than a step to the narrow-jitter arithmetic of :func:`follower_overshoot`;
+    without jitter the arithmetic is exact on any step that divides the period).
     """
-    period = cfg.retry_period + cfg.api_latency
-    width = cfg.jitter_factor * cfg.retry_period or cfg.retry_period
-    target = width / _CELLS_PER_PERIOD
-    support = (
-        cfg.record_lease_duration
-        + 2.5 * cfg.api_latency
-        + 2 * ((1 + cfg.jitter_factor) * cfg.retry_period + cfg.api_latency)
-    )
-    target = max(target, support / _MAX_POINTS)
-    return period / math.ceil(period / target)
+    target = _tolerance(cfg)
+    width = _jitter_width(cfg)
+    if width > 0:
+        target = max(target, width / _CELLS_PER_JITTER)
+    else:
+        target = max(target, (cfg.retry_period + cfg.api_latency) / _CELLS_PER_PERIOD)
+    return _on_period(cfg, target)
 
 
 def follower_gap(cfg: ElectionConfig, step: float | None = None) -> Distribution:
@@ -91,13 +134,134 @@ def follower_gap(cfg: ElectionConfig, step: float | None = None) -> Distribution
 
     ``l + RP * (1 + J * U)``, U ~ Uniform[0, 1): the attempt's own GET, then
     ``wait.Jitter(RP, J)`` (apimachinery ``pkg/util/wait``), as ``JitterUntil`` with
-    ``sliding=true`` starts the wait after the attempt returns.
+    ``sliding=true`` starts the wait after the attempt returns. Jitter narrower than one
+    step is kept as two atoms on the neighbouring lattice points with the gap's exact mean.
     """
     step = lattice_step(cfg) if step is None else step
     low = cfg.api_latency + cfg.retry_period
-    if cfg.jitter_factor == 0:
+    width = _jitter_width(cfg)
+    if width == 0:
         return point(low, step)
-    return uniform(low, low + cfg.jitter_factor * cfg.retry_period, step, origin=0.0)
+    if width < step:
+        k = math.floor((low + width / 2) / step + 1e-9)
+        frac = min(max((low + width / 2) / step - k, 0.0), 1.0)
+        return Distribution(k * step, step, [1.0 - frac, frac], [0.0])._trimmed()
+    return uniform(low, low + width, step, origin=0.0)
+
+
+def _phase_harmonics(width: float, mean: float, renewals: int) -> float:
+    """Bound on the phase harmonics ``2 sum_n |sinc(pi n w / mu)|**k`` after k renewals."""
+    if renewals < 1:
+        return math.inf
+    n = np.arange(1, 2001)
+    x = np.pi * n * width / mean
+    sinc = np.abs(np.sin(x) / x)
+    base = mean / (np.pi * 2001 * width)  # |sinc| <= 1/x bounds the terms beyond n = 2000
+    if base >= 1.0:
+        return math.inf
+    tail = base**renewals * 2001 / max(renewals - 1, 1)
+    return float(2.0 * (np.sum(sinc**renewals) + tail))
+
+
+def follower_overshoot(
+    cfg: ElectionConfig, level: float, step: float | None = None
+) -> Distribution:
+    """Overshoot past ``level`` of a follower's attempts, counted from one attempt at 0.
+
+    The attempts form a renewal process with gaps :func:`follower_gap`; the result is the
+    law of the first attempt at or after ``level``, less ``level``, on the lattice ``step``.
+    Which arithmetic applies is chosen by accuracy:
+
+    * no jitter: the exact multiple of the period;
+    * mixed: once the renewals before the level have washed out the phase (the harmonics
+      ``|sinc(pi n J RP / mu)|**k`` below 1e-12), the overshoot is the equilibrium law of
+      the gap (the renewal theorem; the error is below that bound times the gap);
+    * otherwise the one-pass renewal solve of :func:`ha_toolkit.distribution.renewal_measure`
+      on a lattice of 32 cells per jitter width, when that holds at most 2**17 points below
+      the level;
+    * narrow jitter: the k-th attempt lies in ``[k a, k (a + J RP)]`` (``a = RP + l``), and
+      when these clusters do not overlap, only the one or two clusters next to the level
+      matter; each is the exact sum of k uniform jitters on its own fine lattice.
+
+    Raises
+    ------
+    ValueError
+        When none applies (overlapping but unmixed narrow clusters far beyond the lattice
+        budget), naming the bound on ``jitter_factor``.
+    """
+    step = lattice_step(cfg) if step is None else step
+    a = cfg.retry_period + cfg.api_latency
+    width = _jitter_width(cfg)
+    level = float(level)
+    if width == 0:
+        k = max(math.ceil(level / a - 1e-9), 1)
+        return point(k * a - level, step)
+    if level <= 0:
+        return follower_gap(cfg, step) - level
+    mean = a + width / 2
+    before_window = math.floor((level - a - width) / (a + width))
+    if _phase_harmonics(width, mean, before_window) < _MIXED:
+        fine = _on_period(cfg, min(step, width / _CELLS_PER_JITTER))
+        return _to_lattice(equilibrium(follower_gap(cfg, fine), fine), step)
+    fine = _on_period(cfg, min(step, width / _CELLS_PER_JITTER))
+    if level / fine <= _MAX_RENEWAL_POINTS:
+        return _to_lattice(renewal_overshoot(follower_gap(cfg, fine), level), step)
+    return _narrow_overshoot(cfg, level, step)
+
+
+def _to_lattice(dist: Distribution, step: float) -> Distribution:
+    if abs(dist.step - step) <= 1e-9 * step and abs(dist.t0 / step - round(dist.t0 / step)) < 1e-6:
+        return dist
+    return dist.regrid(step, 0.0)
+
+
+def _narrow_overshoot(cfg: ElectionConfig, level: float, step: float) -> Distribution:
+    """Overshoot from the clusters ``k a + W_k`` next to the level (W_k: k jitters)."""
+    a = cfg.retry_period + cfg.api_latency
+    width = _jitter_width(cfg)
+    # clusters k whose attempts can fall in [level - a - width, level)
+    k_lo = max(math.floor((level - a - width) / (a + width)), 0)
+    k_hi = math.ceil(level / a)
+    ks = [k for k in range(k_lo, k_hi + 1) if k * a < level and k * (a + width) >= level - a - width]
+    if ks and ks[-1] * width >= a:
+        raise ValueError(
+            f"jitter_factor={cfg.jitter_factor:g} is outside the exact model's range for "
+            f"lease {level:g}s over retry period {cfg.retry_period:g}s: the jittered attempts "
+            f"overlap without mixing (supported: jitter_factor * lease / retry period "
+            f"< retry period + latency, or jitter_factor large enough to mix)"
+        )
+    fine = width / _CELLS_PER_CLUSTER_JITTER
+    if sum(k + 1 for k in ks) * _CELLS_PER_CLUSTER_JITTER > _MAX_CLUSTER_POINTS:
+        raise ValueError(
+            f"jitter_factor={cfg.jitter_factor:g} with a lease of {level / a:.3g} retry "
+            "periods is outside the exact model's range: the narrow-jitter clusters need "
+            f"more than {_MAX_CLUSTER_POINTS:,} lattice points"
+        )
+    jitter = uniform(0.0, width, fine)
+    pieces = []
+    for k in ks:
+        cluster = _power(jitter, k, fine)  # W_k, the sum of k jitters
+        below, _ = cluster.split_at(level - k * a)
+        if below.total <= 0:
+            continue
+        _, above = (below + jitter).split_at(level - (k + 1) * a)
+        if above.total > 0:
+            pieces.append(above.shift((k + 1) * a - level).regrid(step, 0.0))
+    total = measure_sum(*pieces)
+    return Distribution(total.t0, step, total.atoms, total.cells)._trimmed()
+
+
+def _power(jitter: Distribution, k: int, step: float) -> Distribution:
+    """The sum of ``k`` independent copies (binary powers: few convolutions)."""
+    result = point(0.0, step)
+    base = jitter
+    while k:
+        if k & 1:
+            result = result + base
+        k >>= 1
+        if k:
+            base = base + base
+    return result
 
 
 def _check_failover_inputs(cfg: ElectionConfig, scenario: str) -> None:
@@ -126,7 +290,7 @@ def follower_lag(cfg: ElectionConfig, step: float | None = None) -> Distribution
     step = lattice_step(cfg) if step is None else step
     gap = follower_gap(cfg, step)
     to_first_read = equilibrium(gap, step)
-    past_expiry = renewal_overshoot(gap, cfg.record_lease_duration + cfg.api_latency)
+    past_expiry = follower_overshoot(cfg, cfg.record_lease_duration + cfg.api_latency, step)
     one_follower = to_first_read + past_expiry
     return min_of(*([one_follower] * cfg.followers))
 
