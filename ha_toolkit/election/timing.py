@@ -220,9 +220,8 @@ def _narrow_overshoot(cfg: ElectionConfig, level: float, step: float) -> Distrib
     a = cfg.retry_period + cfg.api_latency
     width = _jitter_width(cfg)
     # clusters k whose attempts can fall in [level - a - width, level)
-    k_lo = max(math.floor((level - a - width) / (a + width)), 0)
-    k_hi = math.ceil(level / a)
-    ks = [k for k in range(k_lo, k_hi + 1) if k * a < level and k * (a + width) >= level - a - width]
+    first = max(math.ceil((level - a - width) / (a + width)), 0)
+    ks = range(first, max(math.ceil(level / a) - 1, first - 1) + 1)
     if ks and ks[-1] * width >= a:
         raise ValueError(
             f"jitter_factor={cfg.jitter_factor:g} is outside the exact model's range for "
