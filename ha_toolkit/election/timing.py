@@ -41,11 +41,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import fft, special
 
 from ha_toolkit.distribution import (
     Distribution,
     equilibrium,
-    measure_sum,
     min_of,
     point,
     renewal_overshoot,
@@ -74,11 +74,7 @@ _CELLS_PER_PERIOD = 300
 # the jitter never exceed this fraction of it (the README promises 1e-4 of mean and p99).
 _TOLERANCE = 1e-5
 # Largest lattice the one-pass renewal solve may use below the expiry level.
-_MAX_RENEWAL_POINTS = 1 << 17
-# Cells per jitter width of the fine lattice of the narrow-jitter clusters.
-_CELLS_PER_CLUSTER_JITTER = 16
-# Largest total size of the narrow-jitter clusters' lattices.
-_MAX_CLUSTER_POINTS = 4_000_000
+_MAX_RENEWAL_POINTS = 1 << 14
 # The renewal process counts as mixed (its overshoot is the equilibrium law) when the
 # harmonics of its phase have decayed below this.
 _MIXED = 1e-12
@@ -122,8 +118,11 @@ def lattice_step(cfg: ElectionConfig) -> float:
     """
     target = _tolerance(cfg)
     width = _jitter_width(cfg)
+    # the minimum over f followers sits in the first 1/f of their common law: its in-cell
+    # error grows with f, so the cells shrink with sqrt(f)
+    crowd = math.sqrt(max(cfg.followers, 1))
     if width > 0:
-        target = max(target, width / _CELLS_PER_JITTER)
+        target = max(target, width / (_CELLS_PER_JITTER * crowd))
     else:
         target = max(target, (cfg.retry_period + cfg.api_latency) / _CELLS_PER_PERIOD)
     return _on_period(cfg, target)
@@ -206,7 +205,7 @@ def follower_overshoot(
     fine = _on_period(cfg, min(step, width / _CELLS_PER_JITTER))
     if level / fine <= _MAX_RENEWAL_POINTS:
         return _to_lattice(renewal_overshoot(follower_gap(cfg, fine), level), step)
-    return _narrow_overshoot(cfg, level, step)
+    return _cluster_overshoot(cfg, level, step)
 
 
 def _to_lattice(dist: Distribution, step: float) -> Distribution:
@@ -215,52 +214,99 @@ def _to_lattice(dist: Distribution, step: float) -> Distribution:
     return dist.regrid(step, 0.0)
 
 
-def _narrow_overshoot(cfg: ElectionConfig, level: float, step: float) -> Distribution:
-    """Overshoot from the clusters ``k a + W_k`` next to the level (W_k: k jitters)."""
+def _cluster_overshoot(cfg: ElectionConfig, level: float, step: float) -> Distribution:
+    """Overshoot from the renewal measure next to the level, cluster by cluster.
+
+    The k-th attempt is at ``k a + W_k`` (``a = RP + l``, ``W_k`` the sum of k jitters
+    ``J RP U``). Only attempts in ``[level - a - J RP, level)`` can jump over the level, and
+    only clusters within 10 standard deviations of that window carry mass there (beyond,
+    less than 1e-20). The renewal measure's mass in each lattice cell of the window is the
+    exact difference of the clusters' CDFs (:func:`_jitter_sum_cdf`); one convolution with
+    the gap then gives the overshoot.
+    """
     a = cfg.retry_period + cfg.api_latency
     width = _jitter_width(cfg)
-    # clusters k whose attempts can fall in [level - a - width, level)
-    first = max(math.ceil((level - a - width) / (a + width)), 0)
-    ks = range(first, max(math.ceil(level / a) - 1, first - 1) + 1)
-    if ks and ks[-1] * width >= a:
-        raise ValueError(
-            f"jitter_factor={cfg.jitter_factor:g} is outside the exact model's range for "
-            f"lease {level:g}s over retry period {cfg.retry_period:g}s: the jittered attempts "
-            f"overlap without mixing (supported: jitter_factor * lease / retry period "
-            f"< retry period + latency, or jitter_factor large enough to mix)"
-        )
-    fine = width / _CELLS_PER_CLUSTER_JITTER
-    if sum(k + 1 for k in ks) * _CELLS_PER_CLUSTER_JITTER > _MAX_CLUSTER_POINTS:
+    lo = level - a - width
+    # a lattice through the level, so that no cell straddles it: which side of the level
+    # an attempt falls on decides a whole gap
+    x = level - step * np.arange(math.ceil((level - lo) / step) + 1, -1, -1)
+    k_min = max(math.floor(lo / (a + width)) - 1, 0)
+    k_max = math.ceil(level / a) + 1
+    if k_max - k_min > 50_000_000:
         raise ValueError(
             f"jitter_factor={cfg.jitter_factor:g} with a lease of {level / a:.3g} retry "
-            "periods is outside the exact model's range: the narrow-jitter clusters need "
-            f"more than {_MAX_CLUSTER_POINTS:,} lattice points"
+            "periods is outside the exact model's range (at most 5e7 attempts before expiry)"
         )
-    jitter = uniform(0.0, width, fine)
-    pieces = []
-    for k in ks:
-        cluster = _power(jitter, k, fine)  # W_k, the sum of k jitters
-        below, _ = cluster.split_at(level - k * a)
-        if below.total <= 0:
+    k = np.arange(k_min, k_max + 1)
+    mean = k * width / 2
+    spread = 10.0 * np.sqrt(k / 12.0) * width
+    reach_lo = np.maximum(mean - spread, 0.0) + k * a
+    reach_hi = np.minimum(mean + spread, k * width) + k * a
+    near = k[(reach_hi >= x[0]) & (reach_lo <= x[-1])]
+    atoms = np.zeros(x.size)
+    cells = np.zeros(x.size - 1)
+    for kk in near:
+        if kk == 0:
+            if x[0] <= 0:  # the attempt at 0 itself, split between its lattice neighbours
+                u = -x[0] / step
+                j = min(int(math.floor(u)), x.size - 2)
+                atoms[j] += 1.0 - (u - j)
+                atoms[j + 1] += u - j
             continue
-        _, above = (below + jitter).split_at(level - (k + 1) * a)
-        if above.total > 0:
-            pieces.append(above.shift((k + 1) * a - level).regrid(step, 0.0))
-    total = measure_sum(*pieces)
-    return Distribution(total.t0, step, total.atoms, total.cells)._trimmed()
+        values = _jitter_sum_cdf(int(kk), width, x - kk * a)
+        cells += np.maximum(np.diff(values), 0.0)
+    atoms[-1] = 0.0  # at the level itself: reached, no jump
+    window = Distribution(x[0], step, atoms, cells, _defective=True)
+    _, above = (window + follower_gap(cfg, step)).split_at(level)
+    total = above.total
+    above = Distribution(above.t0 - level, step, above.atoms / total, above.cells / total)
+    return _to_lattice(above._trimmed(), step)
 
 
-def _power(jitter: Distribution, k: int, step: float) -> Distribution:
-    """The sum of ``k`` independent copies (binary powers: few convolutions)."""
-    result = point(0.0, step)
-    base = jitter
-    while k:
-        if k & 1:
-            result = result + base
-        k >>= 1
-        if k:
-            base = base + base
-    return result
+# Sums of up to this many jitters are built on a lattice; longer ones by their Edgeworth
+# expansion, whose error (O(k**-3) of the CDF) is then below 1e-7.
+_EXACT_JITTER_SUMS = 64
+
+
+def _jitter_sum_cdf(k: int, width: float, x: np.ndarray) -> np.ndarray:
+    """CDF at ``x`` of the sum of ``k`` independent Uniform(0, width) (Irwin-Hall).
+
+    Up to 64 terms: the k-fold convolution on a lattice of 64 cells per width, in one
+    transform; beyond: the Edgeworth expansion to order 1/k**2 (standardised cumulants
+    ``-1.2/k`` and ``48/(7 k**2)`` of the uniform sum), clipped to ``[0, k width]``.
+    """
+    if k <= _EXACT_JITTER_SUMS:
+        cells = 64
+        h = width / cells
+        size = k * cells
+        n = _fft_length(size + 1)
+        one = np.zeros(n)
+        one[:cells] = 1.0 / cells
+        f = np.fft.rfft(one)
+        # cells of k uniforms with the triangle rule: X (X (1 + z) / 2)**(k - 1)
+        z = np.exp(-2j * np.pi * np.arange(f.size) / n)
+        mass = np.fft.irfft(f * (0.5 * (1.0 + z) * f) ** (k - 1), n)[:size]
+        mass = np.maximum(mass, 0.0)
+        grid = h * np.arange(size + 1)
+        cum = np.concatenate(([0.0], np.cumsum(mass)))
+        return np.interp(x, grid, cum / cum[-1], left=0.0, right=1.0)
+    mean = k * width / 2
+    sd = math.sqrt(k / 12.0) * width
+    z = (x - mean) / sd
+    lam4 = -1.2 / k
+    lam6 = 48.0 / (7.0 * k * k)
+    he3 = z**3 - 3 * z
+    he5 = z**5 - 10 * z**3 + 15 * z
+    he7 = z**7 - 21 * z**5 + 105 * z**3 - 105 * z
+    phi = np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+    correction = lam4 / 24 * he3 + lam6 / 720 * he5 + lam4 * lam4 / 1152 * he7
+    value = special.ndtr(z) - phi * correction
+    value = np.where(x <= 0, 0.0, np.where(x >= k * width, 1.0, value))
+    return np.clip(value, 0.0, 1.0)
+
+
+def _fft_length(n: int) -> int:
+    return fft.next_fast_len(n, real=True)
 
 
 def _check_failover_inputs(cfg: ElectionConfig, scenario: str) -> None:
