@@ -62,7 +62,7 @@ _ROUND_OFF = 1e-12
 # Masses of a renewal measure below this fraction of its largest are the transform's round-off.
 _RENEWAL_ROUND_OFF = 1e-10
 # Above this many products, convolution goes through the FFT.
-_FFT_THRESHOLD = 50_000_000
+_FFT_THRESHOLD = 1_000_000
 
 
 def _convolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -691,23 +691,32 @@ def _extreme(dists: Sequence[Distribution], smallest: bool) -> Distribution:
         raise ValueError("need at least one distribution")
     if len(dists) == 1:
         return dists[0]
-    t0, step, parts = _on_common_lattice(dists)
+    # identical operands (the same follower many times) enter as one power
+    counts: dict[int, int] = {}
+    unique: list[Distribution] = []
+    for d in dists:
+        if id(d) not in counts:
+            unique.append(d)
+            counts[id(d)] = 0
+        counts[id(d)] += 1
+    t0, step, parts = _on_common_lattice(unique)
+    powers = [counts[id(d)] for d in unique]
     if smallest:
         surv = np.ones(parts[0][0].size)
         surv_left = np.ones_like(surv)
-        for atoms, cells in parts:
+        for (atoms, cells), power in zip(parts, powers, strict=True):
             s, s_left = _survival_pair(atoms, cells)
-            surv *= s
-            surv_left *= s_left
+            surv *= s**power
+            surv_left *= s_left**power
         atoms = np.maximum(surv_left - surv, 0.0)
         cells = np.maximum(surv[:-1] - surv_left[1:], 0.0)
     else:
         cdf = np.ones(parts[0][0].size)
         cdf_left = np.ones_like(cdf)
-        for atoms, cells in parts:
+        for (atoms, cells), power in zip(parts, powers, strict=True):
             f, f_left = _cdf_pair(atoms, cells)
-            cdf *= f
-            cdf_left *= f_left
+            cdf *= f**power
+            cdf_left *= f_left**power
         atoms = np.maximum(cdf - cdf_left, 0.0)
         cells = np.maximum(cdf_left[1:] - cdf[:-1], 0.0)
     # differences of products leave round-off where there is no mass at all: relative to the
@@ -845,6 +854,29 @@ def renewal_overshoot(gap: Distribution, level: float) -> Distribution:
     _, window = measure.split_at(level - hi - 2 * gap.step)
     window = window._trimmed() if window.total > 0 else window
     _, above = (window + gap).split_at(level)
+    return _past_level(above, level)
+
+
+def _past_level(above: Distribution, level: float) -> Distribution:
+    """``above - level`` normalised, on the lattice through 0 of the same step.
+
+    ``above`` lives at or above ``level``; the cell that straddles the level holds mass that
+    lies above it only, so that cell's CDF rises from the level on, not from its start.
+    """
+    step = above.step
     total = above.total
-    above = above._like(above.t0, above._atoms / total, above._cells / total)._trimmed()
-    return above.shift(-level)
+    x = np.maximum(above.grid - level, 0.0)
+    cum = np.concatenate(([0.0], np.cumsum(above._cells))) / total
+    n = math.ceil(x[-1] / step - _LATTICE_TOL)
+    y = step * np.arange(n + 1)
+    keep = np.concatenate(([True], np.diff(x) > 0))  # one point per position where clamped
+    cells = np.maximum(np.diff(np.interp(y, x[keep], cum[keep])), 0.0)
+    atoms = np.zeros(n + 1)
+    mask = above._atoms > 0
+    u = x[mask] / step
+    j = np.minimum(np.floor(u + _LATTICE_TOL).astype(np.int64), n)
+    frac = np.clip(u - j, 0.0, 1.0)
+    frac[frac < _LATTICE_TOL] = 0.0
+    np.add.at(atoms, j, above._atoms[mask] / total * (1.0 - frac))
+    np.add.at(atoms, np.minimum(j + 1, n), above._atoms[mask] / total * frac)
+    return Distribution(0.0, step, atoms, cells, _defective=True)._trimmed()

@@ -75,24 +75,32 @@ _CELLS_PER_PERIOD = 300
 _TOLERANCE = 1e-5
 # Largest lattice the one-pass renewal solve may use below the expiry level.
 _MAX_RENEWAL_POINTS = 1 << 14
-# The renewal process counts as mixed (its overshoot is the equilibrium law) when the
-# harmonics of its phase have decayed below this.
-_MIXED = 1e-12
 
 
 def _on_period(cfg: ElectionConfig, target: float) -> float:
     """The largest step at most ``target`` that divides the renew period ``RP + l``.
 
-    Among the next 64 finer such steps, one that also divides the jitter width is preferred
-    (then the gap's cells are all whole, e.g. 1.2 RP with no latency).
+    Among the finer such steps up to a quarter of ``target``, one that also divides the
+    jitter width and the expiry level ``LDrec + l`` is preferred, then one that divides the
+    width (then the gap's cells are whole and no cell straddles the level, e.g. for
+    whole-second settings with no latency).
     """
     period = cfg.retry_period + cfg.api_latency
     cells = max(math.ceil(period / target - 1e-9), 1)
     width = _jitter_width(cfg)
+    level = cfg.record_lease_duration + cfg.api_latency
+
+    def divides(length: float, n: int) -> bool:
+        ratio = length * n / period
+        return abs(ratio - round(ratio)) < 1e-9 * max(ratio, 1.0)
+
     if width > 0:
-        for n in range(cells, cells + 64):
-            ratio = width * n / period
-            if abs(ratio - round(ratio)) < 1e-9 * max(ratio, 1.0):
+        tries = range(cells, 4 * cells + 1)
+        for n in tries:
+            if divides(width, n) and divides(level, n):
+                return period / n
+        for n in tries[:64]:
+            if divides(width, n):
                 return period / n
     return period / cells
 
@@ -173,8 +181,10 @@ def follower_overshoot(
 
     * no jitter: the exact multiple of the period;
     * mixed: once the renewals before the level have washed out the phase (the harmonics
-      ``|sinc(pi n J RP / mu)|**k`` below 1e-12), the overshoot is the equilibrium law of
-      the gap (the renewal theorem; the error is below that bound times the gap);
+      ``2 sum_n |sinc(pi n J RP / mu)|**k`` times the longest gap below a tenth of the
+      lattice error budget), the overshoot is the equilibrium law of the gap (the renewal
+      theorem; that product bounds the error of the mean in all cases we checked against
+      the one-pass solve);
     * otherwise the one-pass renewal solve of :func:`ha_toolkit.distribution.renewal_measure`
       on a lattice of 32 cells per jitter width, when that holds at most 2**17 points below
       the level;
@@ -199,10 +209,11 @@ def follower_overshoot(
         return follower_gap(cfg, step) - level
     mean = a + width / 2
     before_window = math.floor((level - a - width) / (a + width))
-    if _phase_harmonics(width, mean, before_window) < _MIXED:
-        fine = _on_period(cfg, min(step, width / _CELLS_PER_JITTER))
+    # the renewal solve needs cells across the jitter only, not the followers' finer ones
+    fine = _on_period(cfg, width / _CELLS_PER_JITTER)
+    harmonics = _phase_harmonics(width, mean, before_window)
+    if harmonics * (a + width) < 0.1 * _tolerance(cfg):
         return _to_lattice(equilibrium(follower_gap(cfg, fine), fine), step)
-    fine = _on_period(cfg, min(step, width / _CELLS_PER_JITTER))
     if level / fine <= _MAX_RENEWAL_POINTS:
         return _to_lattice(renewal_overshoot(follower_gap(cfg, fine), level), step)
     return _cluster_overshoot(cfg, level, step)
