@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Distribution",
     "equilibrium",
+    "first_passage",
     "from_cdf",
     "from_samples",
     "max_of",
@@ -796,6 +797,8 @@ def renewal_measure(gap: Distribution, level: float) -> Distribution:
         offset = gap.t0 / step
     first = int(round(offset))
     n = max(math.ceil(level / step - _LATTICE_TOL) + 1, 1)
+    if first > n:  # no renewal before the level: the event at 0 alone
+        return Distribution(0.0, step, [1.0], [], _defective=True)
     size = _fft_size(6 * n + 16)
     # rho**n = 1e-3: the wrap-around of the transform, about rho**(size - n) <= 1e-15, is
     # negligible, and round-off, amplified by rho**-n when the scaling is undone, stays
@@ -880,3 +883,29 @@ def _past_level(above: Distribution, level: float) -> Distribution:
     np.add.at(atoms, j, above._atoms[mask] / total * (1.0 - frac))
     np.add.at(atoms, np.minimum(j + 1, n), above._atoms[mask] / total * frac)
     return Distribution(0.0, step, atoms, cells, _defective=True)._trimmed()
+
+
+def first_passage(start: Distribution, gap: Distribution, level: float) -> Distribution:
+    """Measure of the first event at or above ``level`` of a renewal process.
+
+    The first event is at ``start`` (a measure: its total is kept), each next one ``gap``
+    later. The events of the paths that start below the level form the measure
+    ``start_below * U`` (``U``: the renewal measure of the gap, :func:`renewal_measure`),
+    solved in one pass; the first passage is the part at or above the level of that measure
+    below the level plus one gap, added to ``start``'s part at or above the level. Exact up
+    to the lattice (a cell that straddles the level is split in proportion to length).
+    """
+    level = float(level)
+    below, above = start.split_at(level)
+    if below.total <= 0:
+        return above
+    lo, _ = below.support()
+    _, hi = gap.support()
+    events = below + renewal_measure(gap, level - lo)
+    events, _ = events.split_at(level)
+    # only events in the last longest gap before the level can jump over it
+    _, window = events.split_at(level - hi - 2 * gap.step)
+    if window.total <= 0:
+        return above
+    _, jumped = (window._trimmed() + gap).split_at(level)
+    return measure_sum(above, jumped) if above.total > 0 else jumped._trimmed()

@@ -80,7 +80,7 @@ _MAX_RENEWAL_POINTS = 1 << 14
 def _on_period(cfg: ElectionConfig, target: float) -> float:
     """The largest step at most ``target`` that divides the renew period ``RP + l``.
 
-    Among the finer such steps up to a quarter of ``target``, one that also divides the
+    Among the next 512 finer such steps (down to a quarter of ``target``), one that also divides the
     jitter width and the expiry level ``LDrec + l`` is preferred, then one that divides the
     width (then the gap's cells are whole and no cell straddles the level, e.g. for
     whole-second settings with no latency).
@@ -95,7 +95,7 @@ def _on_period(cfg: ElectionConfig, target: float) -> float:
         return abs(ratio - round(ratio)) < 1e-9 * max(ratio, 1.0)
 
     if width > 0:
-        tries = range(cells, 4 * cells + 1)
+        tries = range(cells, min(4 * cells, cells + 512) + 1)
         for n in tries:
             if divides(width, n) and divides(level, n):
                 return period / n
