@@ -77,7 +77,7 @@ _TOLERANCE = 1e-5
 _MAX_RENEWAL_POINTS = 1 << 14
 
 
-def _on_period(cfg: ElectionConfig, target: float) -> float:
+def _on_period(cfg: ElectionConfig, target: float, level: float | None = -1.0) -> float:
     """The largest step at most ``target`` that divides the renew period ``RP + l``.
 
     Among the next 512 finer such steps (down to a quarter of ``target``), one that also divides the
@@ -88,7 +88,8 @@ def _on_period(cfg: ElectionConfig, target: float) -> float:
     period = cfg.retry_period + cfg.api_latency
     cells = max(math.ceil(period / target - 1e-9), 1)
     width = _jitter_width(cfg)
-    level = cfg.record_lease_duration + cfg.api_latency
+    if level is not None and level < 0:
+        level = cfg.record_lease_duration + cfg.api_latency
 
     def divides(length: float, n: int) -> bool:
         ratio = length * n / period
@@ -97,7 +98,7 @@ def _on_period(cfg: ElectionConfig, target: float) -> float:
     if width > 0:
         tries = range(cells, min(4 * cells, cells + 512) + 1)
         for n in tries:
-            if divides(width, n) and divides(level, n):
+            if divides(width, n) and (level is None or divides(level, n)):
                 return period / n
         for n in tries[:64]:
             if divides(width, n):
@@ -117,14 +118,24 @@ def _tolerance(cfg: ElectionConfig) -> float:
 def lattice_step(cfg: ElectionConfig) -> float:
     """Default lattice step for ``cfg``: a whole fraction of the renew period ``RP + l``.
 
-    Chosen by accuracy, not by a size cap: 32 cells across the jitter width ``J * RP``
-    (where the lattice errors are O(step**2) of smooth densities; 300 per renew period
-    without jitter), but never finer than
-    needed for an error of 1e-5 of ``LDrec + RP + l`` (steps that coarse leave jitter
-    narrower than a step to the narrow-jitter arithmetic of :func:`follower_overshoot`;
-    without jitter the arithmetic is exact on any step that divides the period).
+    Chosen by accuracy, not by a size cap: 64 cells across the jitter width ``J * RP``,
+    times the square root of the number of followers (the lattice errors are O(step**2) of
+    smooth densities; 300 cells per renew period without jitter), but never finer than
+    needed for an error of 1e-5 of ``LDrec + RP + l``. Jitter narrower than such a step is
+    left to the cluster arithmetic of :func:`follower_overshoot`; without jitter the
+    arithmetic is exact on any step that divides the period. Where it can, the step also
+    divides the jitter width and the expiry level (whole cells, no straddled level).
     """
-    target = _tolerance(cfg)
+    return _lattice_step(cfg, _tolerance(cfg), cfg.record_lease_duration + cfg.api_latency)
+
+
+def _release_step(cfg: ElectionConfig) -> float:
+    """The release failover's step: it depends on the poll loop only, not on the lease."""
+    return _lattice_step(cfg, _TOLERANCE * (cfg.retry_period + cfg.api_latency), None)
+
+
+def _lattice_step(cfg: ElectionConfig, tolerance: float, level: float | None) -> float:
+    target = tolerance
     width = _jitter_width(cfg)
     # the minimum over f followers sits in the first 1/f of their common law: its in-cell
     # error grows with f, so the cells shrink with sqrt(f)
@@ -133,7 +144,7 @@ def lattice_step(cfg: ElectionConfig) -> float:
         target = max(target, width / (_CELLS_PER_JITTER * crowd))
     else:
         target = max(target, (cfg.retry_period + cfg.api_latency) / _CELLS_PER_PERIOD)
-    return _on_period(cfg, target)
+    return _on_period(cfg, target, level)
 
 
 def follower_gap(cfg: ElectionConfig, step: float | None = None) -> Distribution:
@@ -379,7 +390,7 @@ def release_failover(cfg: ElectionConfig, step: float | None = None) -> Distribu
     follower's stationary residual time to its next attempt plus the GET and the Update.
     """
     _check_failover_inputs(cfg, "release")
-    step = lattice_step(cfg) if step is None else step
+    step = _release_step(cfg) if step is None else step
     gap = follower_gap(cfg, step)
     to_next_attempt = equilibrium(gap, step)
     return min_of(*([to_next_attempt] * cfg.followers)) + 2.0 * cfg.api_latency
