@@ -210,6 +210,38 @@ def _run_point(
     return dict(result)
 
 
+CHUNKS = 64
+"""A sweep on an executor is cut into about this many tasks (at most 200 points each)."""
+
+
+def _chunk_size(n: int) -> int:
+    return max(1, min(-(-n // CHUNKS), 200))
+
+
+class _PointFailedError(Exception):
+    """A chunk's failure: the point's offset in the chunk and the original exception."""
+
+    def __init__(self, offset: int, cause: BaseException) -> None:
+        super().__init__(offset, cause)
+        self.offset = offset
+        self.cause = cause
+
+
+def _run_chunk(
+    func: Callable[..., Any],
+    params: list[dict[str, Any]],
+    seeds: list[np.random.SeedSequence | None],
+) -> list[dict[str, Any]]:
+    """Evaluate consecutive points (runs wherever the executor runs it)."""
+    out = []
+    for k, (point, seed) in enumerate(zip(params, seeds, strict=True)):
+        try:
+            out.append(_run_point(func, point, seed))
+        except Exception as exc:
+            raise _PointFailedError(k, exc) from exc
+    return out
+
+
 def progress_bar(total: int, enabled: bool, desc: str | None = None) -> Any:
     """A :func:`tqdm.auto.tqdm` bar, or a silent stand-in when ``enabled`` is false.
 
@@ -340,15 +372,25 @@ def sweep(
                     raise SweepError(i, params[i], exc) from exc
                 bar.update(1)
         else:
-            futures = {executor.submit(_run_point, func, params[i], seeds[i]): i for i in range(n)}
+            # chunks of points, not one task per point: a task's overhead on a cluster
+            # (scheduling, pickling func) is milliseconds, often more than a point
+            size = _chunk_size(n)
+            futures = {
+                executor.submit(_run_chunk, func, params[i : i + size], seeds[i : i + size]): i
+                for i in range(0, n, size)
+            }
             try:
                 for future in cf.as_completed(futures):
-                    i = futures[future]
+                    first = futures[future]
                     try:
-                        results[i] = future.result()
+                        chunk = future.result()
+                    except _PointFailedError as failed:
+                        i = first + failed.offset
+                        raise SweepError(i, params[i], failed.cause) from failed.cause
                     except Exception as exc:
-                        raise SweepError(i, params[i], exc) from exc
-                    bar.update(1)
+                        raise SweepError(first, params[first], exc) from exc
+                    results[first : first + len(chunk)] = chunk
+                    bar.update(len(chunk))
             finally:
                 for future in futures:
                     future.cancel()
