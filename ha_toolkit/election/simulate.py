@@ -179,9 +179,10 @@ def _simulate_chunk(
     horizon = warmup + 10.0 * leader_period + 10.0 * cfg.record_lease_duration + 1.0
     attempt = start.ravel()
     if calls == 1:
-        last_commit = first_commit + (
-            leader_commits_before(first_commit, leader_period, c) - 1.0
-        ) * leader_period
+        last_commit = (
+            first_commit
+            + (leader_commits_before(first_commit, leader_period, c) - 1.0) * leader_period
+        )
         attempt = _skip_warmup(
             attempt, np.repeat(last_commit, followers), rp, cfg.jitter_factor, lat, rng
         )

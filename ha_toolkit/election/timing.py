@@ -80,10 +80,11 @@ _MAX_RENEWAL_POINTS = 1 << 14
 def _on_period(cfg: ElectionConfig, target: float, level: float | None = -1.0) -> float:
     """The largest step at most ``target`` that divides the renew period ``RP + l``.
 
-    Among the next 512 finer such steps (down to a quarter of ``target``), one that also divides the
-    jitter width and the expiry level ``LDrec + l`` is preferred, then one that divides the
-    width (then the gap's cells are whole and no cell straddles the level, e.g. for
-    whole-second settings with no latency).
+    Among the next 512 finer such steps (down to a quarter of ``target``), one that also
+    divides the jitter width and ``level`` is preferred, then one that divides the width
+    (then the gap's cells are whole and no cell straddles the level, e.g. for whole-second
+    settings with no latency). ``level`` defaults (any negative value) to the expiry level
+    ``LDrec + l``; ``None`` prefers no level.
     """
     period = cfg.retry_period + cfg.api_latency
     cells = max(math.ceil(period / target - 1e-9), 1)
@@ -197,17 +198,18 @@ def follower_overshoot(
       theorem; that product bounds the error of the mean in all cases we checked against
       the one-pass solve);
     * otherwise the one-pass renewal solve of :func:`ha_toolkit.distribution.renewal_measure`
-      on a lattice of 32 cells per jitter width, when that holds at most 2**17 points below
+      on a lattice of 64 cells per jitter width, when that holds at most 2**14 points below
       the level;
-    * narrow jitter: the k-th attempt lies in ``[k a, k (a + J RP)]`` (``a = RP + l``), and
-      when these clusters do not overlap, only the one or two clusters next to the level
-      matter; each is the exact sum of k uniform jitters on its own fine lattice.
+    * otherwise (jitter narrow against the level, or too many renewals for that lattice):
+      the k-th attempt is at ``k a + W_k`` (``a = RP + l``, ``W_k`` the sum of k jitters),
+      and only the clusters within 10 standard deviations of the last gap before the level
+      count; each contributes its exact mass per lattice cell (:func:`_cluster_overshoot`).
 
     Raises
     ------
     ValueError
-        When none applies (overlapping but unmixed narrow clusters far beyond the lattice
-        budget), naming the bound on ``jitter_factor``.
+        With more than 5e7 attempts before the expiry (LD/RP far beyond 1e7), naming the
+        bound.
     """
     step = lattice_step(cfg) if step is None else step
     a = cfg.retry_period + cfg.api_latency
