@@ -198,7 +198,7 @@ def _simulate_chunk(
     return acquired_at.reshape(n, followers).min(axis=1) - c
 
 
-_SKIP_BLOCK = 8
+_SKIP_BLOCK = 16
 """Attempts drawn at once per follower while skipping the warm-up."""
 
 
@@ -221,14 +221,21 @@ def _skip_warmup(
     does from its initial state.
     """
     now = attempt.copy()
-    active = np.flatnonzero(now + lat / 2 < last_commit)
+    # an attempt is skipped when its GET reads before the last commit
+    limit = last_commit - lat / 2
+    active = np.flatnonzero(now < limit)
+    fixed = (lat + rp) * np.arange(1, _SKIP_BLOCK + 1)
     while active.size:
+        # k attempts later: k (l + RP) plus RP J times the sum of k uniforms
         if jitter > 0:
-            steps = lat + rp * (1.0 + jitter * rng.random((active.size, _SKIP_BLOCK)))
+            reached = rng.random((active.size, _SKIP_BLOCK))
+            np.cumsum(reached, axis=1, out=reached)
+            reached *= rp * jitter
+            reached += fixed
         else:
-            steps = np.full((active.size, _SKIP_BLOCK), lat + rp)
-        reached = now[active, None] + np.cumsum(steps, axis=1)
-        count = np.count_nonzero(reached + lat / 2 < last_commit[active, None], axis=1)
+            reached = np.broadcast_to(fixed, (active.size, _SKIP_BLOCK)).copy()
+        reached += now[active, None]
+        count = np.count_nonzero(reached < limit[active, None], axis=1)
         # stop AT the first attempt reading at or after the last commit (a stopping time:
         # the gap that crosses it is the one drawn, length bias included)
         now[active] = reached[np.arange(active.size), np.minimum(count, _SKIP_BLOCK - 1)]
