@@ -277,9 +277,17 @@ def _cluster_overshoot(cfg: ElectionConfig, level: float, step: float) -> Distri
                 atoms[j] += 1.0 - (u - j)
                 atoms[j + 1] += u - j
             continue
+        first_attempt, last_attempt = kk * a, kk * (a + width)
+        if last_attempt - first_attempt < step and x[0] <= first_attempt and last_attempt < level:
+            # a cluster narrower than a cell, wholly below the level: its mass at its mean,
+            # split between the neighbouring lattice points (the mean is kept exactly)
+            u = (first_attempt + kk * width / 2 - x[0]) / step
+            j = min(int(math.floor(u)), x.size - 2)
+            atoms[j] += 1.0 - (u - j)
+            atoms[j + 1] += u - j
+            continue
         values = _jitter_sum_cdf(int(kk), width, x - kk * a)
         cells += np.maximum(np.diff(values), 0.0)
-    atoms[-1] = 0.0  # at the level itself: reached, no jump
     window = Distribution(x[0], step, atoms, cells, _defective=True)
     _, above = (window + follower_gap(cfg, step)).split_at(level)
     total = above.total
