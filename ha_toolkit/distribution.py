@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Distribution",
     "equilibrium",
+    "first_passage",
     "from_cdf",
     "from_samples",
     "max_of",
@@ -44,6 +45,7 @@ __all__ = [
     "min_of",
     "mixture",
     "point",
+    "renewal_measure",
     "renewal_overshoot",
     "uniform",
 ]
@@ -57,8 +59,10 @@ _MASS_TOL = 1e-8
 _TRIM = 0.0
 # Masses below this, made by differences of products, are round-off.
 _ROUND_OFF = 1e-12
+# Masses of a renewal measure below this fraction of its largest are the transform's round-off.
+_RENEWAL_ROUND_OFF = 1e-10
 # Above this many products, convolution goes through the FFT.
-_FFT_THRESHOLD = 50_000_000
+_FFT_THRESHOLD = 1_000_000
 
 
 def _convolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -689,23 +693,32 @@ def _extreme(dists: Sequence[Distribution], smallest: bool) -> Distribution:
         raise ValueError("need at least one distribution")
     if len(dists) == 1:
         return dists[0]
-    t0, step, parts = _on_common_lattice(dists)
+    # identical operands (the same follower many times) enter as one power
+    counts: dict[int, int] = {}
+    unique: list[Distribution] = []
+    for d in dists:
+        if id(d) not in counts:
+            unique.append(d)
+            counts[id(d)] = 0
+        counts[id(d)] += 1
+    t0, step, parts = _on_common_lattice(unique)
+    powers = [counts[id(d)] for d in unique]
     if smallest:
         surv = np.ones(parts[0][0].size)
         surv_left = np.ones_like(surv)
-        for atoms, cells in parts:
+        for (atoms, cells), power in zip(parts, powers, strict=True):
             s, s_left = _survival_pair(atoms, cells)
-            surv *= s
-            surv_left *= s_left
+            surv *= s**power
+            surv_left *= s_left**power
         atoms = np.maximum(surv_left - surv, 0.0)
         cells = np.maximum(surv[:-1] - surv_left[1:], 0.0)
     else:
         cdf = np.ones(parts[0][0].size)
         cdf_left = np.ones_like(cdf)
-        for atoms, cells in parts:
+        for (atoms, cells), power in zip(parts, powers, strict=True):
             f, f_left = _cdf_pair(atoms, cells)
-            cdf *= f
-            cdf_left *= f_left
+            cdf *= f**power
+            cdf_left *= f_left**power
         atoms = np.maximum(cdf - cdf_left, 0.0)
         cells = np.maximum(cdf_left[1:] - cdf[:-1], 0.0)
     # differences of products leave round-off where there is no mass at all: relative to the
@@ -759,29 +772,141 @@ def equilibrium(gap: Distribution, step: float | None = None) -> Distribution:
     return Distribution(0.0, step, np.zeros(n + 1), dens_cells / dens_cells.sum())._trimmed()
 
 
+def renewal_measure(gap: Distribution, level: float) -> Distribution:
+    """The renewal measure ``sum_k P(S_k in .)`` of a process with an event at 0, below ``level``.
+
+    ``S_k = G_1 + ... + G_k`` (``S_0 = 0``, iid gaps ``gap``). Returned as a measure (its
+    ``total`` is the expected number of events in ``[0, level)``, the one at 0 included) on
+    the lattice ``k * step`` of the gap, on ``[0, level]``.
+
+    It is solved in one pass: on the lattice, adding a gap is a linear map of the
+    (atoms, cells) pair, ``A' = A Fa``, ``C' = A Fc + C (Fa + (1 + z) Fc / 2)`` as power series
+    in the one-step shift ``z`` (the second term is the cell-on-cell triangle rule of ``+``),
+    so the sum over all k is ``Ua = 1 / (1 - Fa)`` and ``Uc = Fc / ((1 - Fa) (1 - Fa - (1 + z)
+    Fc / 2))``. The series are inverted by one FFT on a circle of radius ``rho < 1``, which
+    damps the wrap-around of the discrete transform below 1e-15; the result equals the sum
+    of the k-fold convolutions made with ``+`` up to round-off (about 1e-12 of each mass).
+    """
+    level = float(level)
+    step = gap.step
+    lo, _ = gap.support()
+    if not lo > 0:
+        raise ValueError("gap must be bounded away from 0 for the renewal measure to be finite")
+    offset = gap.t0 / step
+    if abs(offset - round(offset)) > 1e-6:
+        gap = gap.regrid(step, 0.0)
+        offset = gap.t0 / step
+    first = int(round(offset))
+    n = max(math.ceil(level / step - _LATTICE_TOL) + 1, 1)
+    if first > n:  # no renewal before the level: the event at 0 alone
+        return Distribution(0.0, step, [1.0], [], _defective=True)
+    size = _fft_size(6 * n + 16)
+    # rho**n = 1e-3: the wrap-around of the transform, about rho**(size - n) <= 1e-15, is
+    # negligible, and round-off, amplified by rho**-n when the scaling is undone, stays
+    # near 1e-13 of the largest mass
+    rho = 10.0 ** (-3.0 / max(n, 1))
+    powers = rho ** np.arange(size)
+    fa = np.zeros(size)
+    fc = np.zeros(size)
+    end = min(first + gap._atoms.size, size)
+    fa[first:end] = gap._atoms[: end - first]
+    end_c = min(first + gap._cells.size, size)
+    fc[first:end_c] = gap._cells[: end_c - first]
+    fa_hat = np.fft.rfft(fa * powers)
+    fc_hat = np.fft.rfft(fc * powers)
+    z = rho * np.exp(-2j * np.pi * np.arange(fa_hat.size) / size)
+    one_minus_fa = 1.0 - fa_hat
+    ua_hat = 1.0 / one_minus_fa
+    uc_hat = fc_hat / (one_minus_fa * (one_minus_fa - 0.5 * (1.0 + z) * fc_hat))
+    scale = 1.0 / powers[: n + 1]
+    atoms = np.fft.irfft(ua_hat, size)[: n + 1] * scale
+    cells = np.fft.irfft(uc_hat, size)[:n] * scale[:n]
+    # what is left of the transform's round-off where there is no mass
+    atoms[atoms < _RENEWAL_ROUND_OFF * max(atoms.max(initial=0.0), 1.0)] = 0.0
+    reference = max(cells.max(initial=0.0), gap._cells.max(initial=0.0))
+    cells[cells < _RENEWAL_ROUND_OFF * reference] = 0.0
+    measure = Distribution(0.0, step, atoms, cells, _defective=True)
+    below, _ = measure.split_at(level)
+    return below
+
+
+def _fft_size(n: int) -> int:
+    from scipy import fft as sp_fft
+
+    return sp_fft.next_fast_len(n, real=True)
+
+
 def renewal_overshoot(gap: Distribution, level: float) -> Distribution:
     """Overshoot past ``level`` of a renewal process that has an event at time 0.
 
     With events at ``S_k = G_1 + ... + G_k`` (iid gaps, ``S_0 = 0``), let ``N`` be the
-    first ``k >= 1`` with ``S_k >= level``; the result is the law of ``S_N - level``. It is
-    the sum over k of the part of ``law(S_k) * law(G)`` at or above ``level`` taken from
-    the part of ``law(S_k)`` below it, so it is exact up to the lattice; an event exactly
-    at ``level`` counts as reaching it.
+    first ``k >= 1`` with ``S_k >= level``; the result is the law of ``S_N - level``: the
+    part at or above ``level`` of ``U * law(G)``, ``U`` the renewal measure below ``level``
+    (:func:`renewal_measure`, one pass), of which only the last ``max(G)`` before the level
+    contributes. An event exactly at ``level`` counts as reaching it.
     """
     level = float(level)
     if not math.isfinite(level):
         raise ValueError(f"level must be finite, got {level!r}")
-    lo, _ = gap.support()
+    lo, hi = gap.support()
     if not lo > 0:
         raise ValueError("gap must be bounded away from 0 for the overshoot to terminate")
     if level <= 0:
         return gap - level if level else gap
-    below = point(0.0, gap.step)
-    pieces = []
-    while below.total > 1e-15:
-        nxt = below + gap
-        below, above = nxt.split_at(level)
-        if above.total > 0:
-            pieces.append(above)
-    total = measure_sum(*pieces)
-    return total.shift(-level)
+    measure = renewal_measure(gap, level)
+    # only events in the last longest gap before the level can jump over it
+    _, window = measure.split_at(level - hi - 2 * gap.step)
+    window = window._trimmed() if window.total > 0 else window
+    _, above = (window + gap).split_at(level)
+    return _past_level(above, level)
+
+
+def _past_level(above: Distribution, level: float) -> Distribution:
+    """``above - level`` normalised, on the lattice through 0 of the same step.
+
+    ``above`` lives at or above ``level``; the cell that straddles the level holds mass that
+    lies above it only, so that cell's CDF rises from the level on, not from its start.
+    """
+    step = above.step
+    total = above.total
+    x = np.maximum(above.grid - level, 0.0)
+    cum = np.concatenate(([0.0], np.cumsum(above._cells))) / total
+    n = math.ceil(x[-1] / step - _LATTICE_TOL)
+    y = step * np.arange(n + 1)
+    keep = np.concatenate(([True], np.diff(x) > 0))  # one point per position where clamped
+    cells = np.maximum(np.diff(np.interp(y, x[keep], cum[keep])), 0.0)
+    atoms = np.zeros(n + 1)
+    mask = above._atoms > 0
+    u = x[mask] / step
+    j = np.minimum(np.floor(u + _LATTICE_TOL).astype(np.int64), n)
+    frac = np.clip(u - j, 0.0, 1.0)
+    frac[frac < _LATTICE_TOL] = 0.0
+    np.add.at(atoms, j, above._atoms[mask] / total * (1.0 - frac))
+    np.add.at(atoms, np.minimum(j + 1, n), above._atoms[mask] / total * frac)
+    return Distribution(0.0, step, atoms, cells, _defective=True)._trimmed()
+
+
+def first_passage(start: Distribution, gap: Distribution, level: float) -> Distribution:
+    """Measure of the first event at or above ``level`` of a renewal process.
+
+    The first event is at ``start`` (a measure: its total is kept), each next one ``gap``
+    later. The events of the paths that start below the level form the measure
+    ``start_below * U`` (``U``: the renewal measure of the gap, :func:`renewal_measure`),
+    solved in one pass; the first passage is the part at or above the level of that measure
+    below the level plus one gap, added to ``start``'s part at or above the level. Exact up
+    to the lattice (a cell that straddles the level is split in proportion to length).
+    """
+    level = float(level)
+    below, above = start.split_at(level)
+    if below.total <= 0:
+        return above
+    lo, _ = below.support()
+    _, hi = gap.support()
+    events = below + renewal_measure(gap, level - lo)
+    events, _ = events.split_at(level)
+    # only events in the last longest gap before the level can jump over it
+    _, window = events.split_at(level - hi - 2 * gap.step)
+    if window.total <= 0:
+        return above
+    _, jumped = (window._trimmed() + gap).split_at(level)
+    return measure_sum(above, jumped) if above.total > 0 else jumped._trimmed()

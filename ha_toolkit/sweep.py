@@ -212,6 +212,38 @@ def _run_point(
     return dict(result)
 
 
+CHUNKS = 64
+"""A sweep on an executor is cut into about this many tasks (at most 200 points each)."""
+
+
+def _chunk_size(n: int) -> int:
+    return max(1, min(-(-n // CHUNKS), 200))
+
+
+class _PointFailedError(Exception):
+    """A chunk's failure: the point's offset in the chunk and the original exception."""
+
+    def __init__(self, offset: int, cause: BaseException) -> None:
+        super().__init__(offset, cause)
+        self.offset = offset
+        self.cause = cause
+
+
+def _run_chunk(
+    func: Callable[..., Any],
+    params: list[dict[str, Any]],
+    seeds: list[np.random.SeedSequence | None],
+) -> list[dict[str, Any]]:
+    """Evaluate consecutive points (runs wherever the executor runs it)."""
+    out = []
+    for k, (point, seed) in enumerate(zip(params, seeds, strict=True)):
+        try:
+            out.append(_run_point(func, point, seed))
+        except Exception as exc:
+            raise _PointFailedError(k, exc) from exc
+    return out
+
+
 def sweep(
     func: Callable[..., Any],
     grid: Mapping[str, Any] | pd.DataFrame,
@@ -236,7 +268,8 @@ def sweep(
         Where the points run: ``None`` runs them one after the other in this process; a
         :class:`~concurrent.futures.ProcessPoolExecutor` uses the local cores; Dask's
         ``distributed.Client(...).get_executor()`` runs them on a cluster. The executor is
-        used, not shut down.
+        used, not shut down. Points go to it in about 64 tasks of consecutive points (at
+        most 200 each), so that a task's overhead does not outweigh a cheap point.
     progress : bool, default False
         Show a :mod:`tqdm.auto` progress bar that advances as points finish.
     seed : int, sequence of int or numpy.random.SeedSequence, optional
@@ -299,15 +332,25 @@ def sweep(
                     raise SweepError(i, params[i], exc) from exc
                 bar.update(1)
         else:
-            futures = {executor.submit(_run_point, func, params[i], seeds[i]): i for i in range(n)}
+            # chunks of points, not one task per point: a task's overhead on a cluster
+            # (scheduling, pickling func) is milliseconds, often more than a point
+            size = _chunk_size(n)
+            futures = {
+                executor.submit(_run_chunk, func, params[i : i + size], seeds[i : i + size]): i
+                for i in range(0, n, size)
+            }
             try:
                 for future in cf.as_completed(futures):
-                    i = futures[future]
+                    first = futures[future]
                     try:
-                        results[i] = future.result()
+                        chunk = future.result()
+                    except _PointFailedError as failed:
+                        i = first + failed.offset
+                        raise SweepError(i, params[i], failed.cause) from failed.cause
                     except Exception as exc:
-                        raise SweepError(i, params[i], exc) from exc
-                    bar.update(1)
+                        raise SweepError(first, params[first], exc) from exc
+                    results[first : first + len(chunk)] = chunk
+                    bar.update(len(chunk))
             finally:
                 for future in futures:
                     future.cancel()

@@ -8,6 +8,7 @@ from fractions import Fraction
 import mpmath as mp
 import numpy as np
 import pytest
+from scipy import special as sc
 from scipy import stats
 
 from ha_toolkit.apiserver.ciw_check import compare_mmck_with_ciw
@@ -395,3 +396,27 @@ def test_ciw_comparison_rejects_bad_cases():
         compare_mmck_with_ciw(3, 2, 1.0, horizon=10.0, seed=1)
     with pytest.raises(ValueError, match="batches"):
         compare_mmck_with_ciw(3, 5, 1.0, horizon=10.0, seed=1, batches=1)
+
+
+@pytest.mark.parametrize("load", [0.999, 1.0, 1.001])
+def test_wait_sf_of_a_long_queue_is_the_direct_sum_over_positions(load):
+    # P(W > t) = sum_j p_j Q(j + 1, c mu t) over the waiting positions, summed directly
+    c, K, mu = 3, 2_000, 1.0
+    r = mmck(load * c * mu, mu, c, K)
+    n = np.arange(K + 1)
+    log_p = np.where(n < c, n * np.log(load * c) - sc.gammaln(n + 1), 0.0)
+    log_p = np.where(
+        n >= c, c * np.log(load * c) - sc.gammaln(c + 1) + (n - c) * np.log(load), log_p
+    )
+    p = np.exp(log_p - log_p.max())
+    p /= p.sum()
+    for t in (1.0, 100.0, 600.0):
+        waiting = n[(n >= c) & (n < K)]
+        direct = np.sum(p[waiting] * sc.gammaincc(waiting - c + 1, c * mu * t)) / (1 - p[K])
+        assert r.wait_sf(t) == pytest.approx(direct, rel=1e-9)
+
+
+def test_p99_wait_of_a_million_places_near_load_one_matches_mm1():
+    # rho^(10^6) = e^-1000: the finite queue is M/M/1, P(W > t) = rho e^{-(mu - lambda) t}
+    r = mmck(0.999, 1.0, 1, 1_000_000)
+    assert r.wait_quantile(0.99) == pytest.approx(math.log(100 * 0.999) / 0.001, rel=1e-9)

@@ -68,9 +68,7 @@ def test_matches_brute_force_enumeration_of_all_hands():
         for elephants in itertools.product(hands, repeat=e):
             union = set().union(*elephants)
             squished += set(mouse) <= union
-    assert squish_probability(n, h, e) == pytest.approx(
-        squished / len(hands) ** (e + 1), rel=1e-15
-    )
+    assert squish_probability(n, h, e) == pytest.approx(squished / len(hands) ** (e + 1), rel=1e-15)
 
 
 def test_matches_monte_carlo_with_dealt_hands():
@@ -138,7 +136,11 @@ def test_deal_hands_distinct_uniform_and_seeded():
 def test_squish_table_grid():
     frame = squish_table([16, 64], [2, 4, 32], elephants=(1, 4))
     assert list(frame.columns) == [
-        "queues", "hand_size", "elephants", "probability", "overlap_probability"
+        "queues",
+        "hand_size",
+        "elephants",
+        "probability",
+        "overlap_probability",
     ]
     assert len(frame) == 2 * 2 + 3 * 2  # hand 32 only fits 64 queues
     row = frame[(frame.queues == 64) & (frame.hand_size == 4) & (frame.elephants == 4)]
@@ -166,3 +168,46 @@ def test_bad_input_of_the_helpers():
         expected_queues_used(8, 2, 0.5)
     with pytest.raises(ValueError, match="rng must be a numpy.random.Generator"):
         deal_hands(8, 2, 3, 42)
+
+
+def _union_chain_in_floats(n, h, e):
+    """P(squished) by the union-size chain in floating point (a second method)."""
+    from scipy.stats import hypergeom
+
+    u = np.arange(n + 1)[:, None]
+    j = np.arange(h + 1)[None, :]
+    # from a union of u queues, j new ones among the n - u outside: hypergeometric
+    pmf = np.nan_to_num(hypergeom.pmf(j, n, n - u, h))
+    step = np.zeros((n + 1, n + 1))
+    rows, cols = np.nonzero((u + j <= n) & (pmf > 0))
+    step[rows, rows + cols] = pmf[rows, cols]
+    dist = np.zeros(n + 1)
+    dist[0] = 1.0
+    for _ in range(e):
+        dist = dist @ step
+    u = np.arange(n + 1)
+    inside = np.exp(
+        np.where(
+            u >= h,
+            [
+                math.lgamma(x + 1) - math.lgamma(h + 1) - math.lgamma(x - h + 1) if x >= h else 0
+                for x in u
+            ],
+            -np.inf,
+        )
+        - (math.lgamma(n + 1) - math.lgamma(h + 1) - math.lgamma(n - h + 1))
+    )
+    return float(dist @ inside)
+
+
+@pytest.mark.parametrize(("n", "h", "e"), [(64, 8, 40), (128, 6, 300), (256, 7, 120)])
+def test_many_elephants_match_the_union_chain_in_floats(n, h, e):
+    assert squish_probability(n, h, e) == pytest.approx(_union_chain_in_floats(n, h, e), rel=1e-9)
+
+
+def test_thousands_of_elephants_saturate():
+    # 5000 elephants with hands of 6 of 1024 queues leave a given queue free with
+    # probability (1 - 6/1024)**5000 ~ 1.9e-13; the mouse's 6 queues are all covered
+    p = squish_probability(1024, 6, 5000)
+    free = (1 - 6 / 1024) ** 5000
+    assert p == pytest.approx(1 - 6 * free, abs=1e-20 + 20 * free**2)

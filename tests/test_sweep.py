@@ -235,3 +235,21 @@ def test_progress_bar_counts_the_points(capsys):
     assert "sweep" in err and "6/6" in err
     sweep(area, {"width": [1], "height": [1]})
     assert capsys.readouterr().err == ""
+
+
+def _fails_at_seven(x):
+    if x == 7:
+        raise ZeroDivisionError("no good at seven")
+    return {"y": 2 * x}
+
+
+def test_points_run_in_chunks_in_grid_order_and_errors_name_the_point():
+    # 300 points make chunks of several points: order and error index survive the chunking
+    grid = {"x": list(range(300))}
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        table = sweep(_fails_at_seven, {"x": [x for x in range(300) if x != 7]}, executor=pool)
+        assert list(table["y"]) == [2 * x for x in range(300) if x != 7]
+        with pytest.raises(SweepError, match=r"sweep point 7 \(x=7\).*no good at seven") as info:
+            sweep(_fails_at_seven, grid, executor=pool)
+    assert isinstance(info.value.__cause__, ZeroDivisionError)
+    assert info.value.index == 7

@@ -607,6 +607,10 @@ class _Flat:
         return _Flat(*(getattr(self, f)[idx] for f in self.__dataclass_fields__))
 
 
+# Terms further than this (in log) below the peak of a log-concave sum are dropped.
+_PEAK_CUTOFF = 60.0
+
+
 def _position_range(L: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Queue positions j0 .. j1 whose weight rho^j is within exp(-80) of the largest."""
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
@@ -666,13 +670,51 @@ def _log_wait_sf(p: _Flat, t: np.ndarray) -> np.ndarray:
     if fin.size:
         q = p.take(fin)
         x = q.c * q.mu * t[fin]
-        j0, j1 = _position_range(q.L, q.w)
 
-        def log_term(i: np.ndarray, j: np.ndarray) -> np.ndarray:
-            return _log_weights(q, i, j) + _log_poisson_cdf(j, x[i])
+        # P(W > t | wait) = sum_j pi_j P(N_x <= j) = sum_m P(N_x = m) T(m), N_x ~ Poisson(x),
+        # T(m) = sum_{j >= m} pi_j: the terms are log-concave in m, so only a window around
+        # their peak counts (Poisson's bulk, not the whole queue: sqrt(x), not K, terms)
+        def log_term(i: np.ndarray, m: np.ndarray) -> np.ndarray:
+            return _log_poisson_pmf(m, x[i]) + _log_tail_weight(q, i, m)
 
+        j0, j1 = _peak_window(q.w, log_term)
         out[fin] = q.log_wait + _ragged_logsumexp(j0, j1, log_term)
     return out
+
+
+def _log_tail_weight(p: _Flat, idx: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """log T(m) = log sum_{j=m}^{w-1} pi_j, the waiting positions at or beyond m."""
+    L, w = p.L[idx], p.w[idx]
+    rest = _log_geometric_sum(L, w - m)  # less (w - m - 1) L when rho > 1
+    lead = np.where(L > 0, 0.0, m * L)
+    with np.errstate(invalid="ignore"):
+        value = rest + lead - p.log_sum[idx]
+    return np.where(np.isneginf(L), np.where(m == 0, 0.0, -np.inf), value)
+
+
+def _peak_window(
+    w: np.ndarray, log_term: Callable[[np.ndarray, np.ndarray], np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """For log-concave terms on 0 .. w-1: the integer range within e**-60 of the peak.
+
+    The terms are sampled at 257 points; the range runs from one sample below the first to
+    one above the last sample within e**-60 of the largest sample (log-concavity: nothing
+    outside can come closer to the peak).
+    """
+    n = w.size
+    last = w - 1.0
+    grid = np.linspace(0.0, 1.0, 257)
+    m = np.floor(last[:, None] * grid[None, :])
+    idx = np.repeat(np.arange(n), grid.size)
+    values = log_term(idx, m.reshape(-1)).reshape(n, grid.size)
+    top = values.max(axis=1, keepdims=True)
+    near = values >= top - _PEAK_CUTOFF
+    first = np.argmax(near, axis=1)
+    final = grid.size - 1 - np.argmax(near[:, ::-1], axis=1)
+    rows = np.arange(n)
+    j0 = m[rows, np.maximum(first - 1, 0)]
+    j1 = m[rows, np.minimum(final + 1, grid.size - 1)]
+    return j0.astype(np.int64), j1.astype(np.int64)
 
 
 def _log_phi(z: np.ndarray) -> np.ndarray:

@@ -155,9 +155,48 @@ def squish_probability(queues: int, hand_size: int, elephants: int) -> float:
     e = _check_int(elephants, "elephants", 0)
     if e == 0:
         return 0.0
-    dist = _union_counts(n, h, e)
-    numerator = sum(w * math.comb(u, h) for u, w in dist.items())
-    return numerator / math.comb(n, h) ** (e + 1)
+    if e * n * h <= _CHAIN_WORK:
+        dist = _union_counts(n, h, e)
+        numerator = sum(w * math.comb(u, h) for u, w in dist.items())
+        return numerator / math.comb(n, h) ** (e + 1)
+    return _squish_by_inclusion_exclusion(n, h, e)
+
+
+# Up to this much work (elephants x queues x hand size) the union chain runs in integers.
+_CHAIN_WORK = 20_000
+
+
+def _squish_by_inclusion_exclusion(n: int, h: int, e: int) -> float:
+    """``sum_i (-1)**i C(h, i) (C(n - i, h) / C(n, h))**e`` over the mouse's ``i``-subsets.
+
+    The mouse's hand lies in the union unless some of its queues are in no elephant's hand;
+    a given ``i`` of them avoid one elephant with probability ``C(n - i, h) / C(n, h)``.
+    Each term is formed in log space and the alternating sum taken with ``math.fsum``; when
+    the round-off of the terms (``2**-52`` of their absolute sum) could exceed ``1e-13`` of
+    the result, the sum is redone exactly in integers (few elephants: small powers).
+    """
+    terms = min(h, n - h)  # C(n - i, h) = 0 beyond
+    values = []
+    log_avoid = 0.0  # log(C(n - i, h) / C(n, h)), step by step: no cancellation
+    for i in range(terms + 1):
+        if i:
+            log_avoid += math.log1p(-h / (n - i + 1))
+        log_term = _log_comb(h, i) + e * log_avoid
+        if log_term < -745.0:  # below the smallest double: this and every later term
+            break
+        values.append((-1) ** i * math.exp(log_term))
+    result = math.fsum(values)
+    round_off = 2.0**-52 * (len(values) + 1) * math.fsum(abs(v) for v in values)
+    if result > 0 and round_off <= 1e-13 * result:
+        return float(min(result, 1.0))
+    numerator = sum(
+        (-1) ** i * math.comb(h, i) * math.comb(n - i, h) ** e for i in range(terms + 1)
+    )
+    return numerator / math.comb(n, h) ** e
+
+
+def _log_comb(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
 
 
 def overlap_probability(queues: int, hand_size: int) -> float:

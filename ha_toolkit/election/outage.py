@@ -48,15 +48,15 @@ import numpy as np
 from ha_toolkit.distribution import (
     Distribution,
     equilibrium,
+    first_passage,
     measure_sum,
     min_of,
     mixture,
     point,
-    renewal_overshoot,
 )
 from ha_toolkit.durations import parse_duration
 from ha_toolkit.election.config import ElectionConfig, require_client_go
-from ha_toolkit.election.timing import follower_gap, lattice_step
+from ha_toolkit.election.timing import follower_gap, follower_overshoot, lattice_step
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -278,20 +278,16 @@ def _first_poll_after_outage(
     ``polls`` is the (sub-probability) measure of one attempt's start, relative to the outage
     start. An attempt whose GET acts before the outage or during it is followed by the next
     one after ``normal_gap`` or ``outage_gap``; the walk goes on until every path has an
-    attempt acting at or after ``outage``.
+    attempt acting at or after ``outage`` (:func:`ha_toolkit.distribution.first_passage`).
     """
-    done = []
-    pending = polls
-    while pending.total > _NEGLIGIBLE:
-        before, rest = pending.split_at(-lat / 2)
-        during, after = rest.split_at(outage - lat / 2)
-        done.append(after)
-        moved = [part + gap for part, gap in ((before, normal_gap), (during, outage_gap))]
-        moved = [m for m in moved if m.total > 0]
-        if not moved:
-            break
-        pending = measure_sum(*moved)
-    return measure_sum(*done)
+    # the walk up to the outage start with the normal gap, then through it with the
+    # outage's: two first passages, each solved in one pass
+    started = first_passage(polls, normal_gap, -lat / 2)
+    during, after = started.split_at(outage - lat / 2)
+    if during.total <= _NEGLIGIBLE:
+        return after
+    through = first_passage(during, outage_gap, outage - lat / 2)
+    return measure_sum(after, through) if after.total > 0 else through
 
 
 def leaderless_after_outage(
@@ -360,7 +356,7 @@ def leaderless_after_outage(
     normal_gap = follower_gap(cfg, step)
     outage_gap = normal_gap if mode == "refuse" else normal_gap + (http_timeout(cfg) - lat)
     residual = equilibrium(normal_gap, step)
-    wait_after_read = renewal_overshoot(normal_gap, lease + lat) + (lease + 3 * lat)
+    wait_after_read = follower_overshoot(cfg, lease + lat, step) + (lease + 3 * lat)
 
     # the leader is lost for phases phi in (lowest, period); phi is taken on the lattice
     lowest = max(0.0, period - (length - a))

@@ -178,16 +178,70 @@ def _simulate_chunk(
     start = rng.uniform(0.0, (1.0 + cfg.jitter_factor) * rp + lat, (n, followers))
 
     horizon = warmup + 10.0 * leader_period + 10.0 * cfg.record_lease_duration + 1.0
+    attempt = start.ravel()
+    if calls == 1:
+        last_commit = (
+            first_commit
+            + (leader_commits_before(first_commit, leader_period, c) - 1.0) * leader_period
+        )
+        attempt = _skip_warmup(
+            attempt, np.repeat(last_commit, followers), rp, cfg.jitter_factor, lat, rng
+        )
     acquired_at = _run_acquire_loops(
         cfg,
         scenario,
-        attempt=start.ravel(),
+        attempt=attempt,
         first_commit=np.repeat(first_commit, followers),
         c=np.repeat(c, followers),
         tolerance=1e-12 * horizon,
         rng=rng,
     )
     return acquired_at.reshape(n, followers).min(axis=1) - c
+
+
+_SKIP_BLOCK = 16
+"""Attempts drawn at once per follower while skipping the warm-up."""
+
+
+def _skip_warmup(
+    attempt: np.ndarray,
+    last_commit: np.ndarray,
+    rp: float,
+    jitter: float,
+    lat: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Advance each follower's loop to its first attempt reading at or after ``last_commit``.
+
+    Before the leader's last commit every follower's GET returns a record version newer
+    than its previous read (its attempts are at least ``RP + l``, one leader period, apart),
+    so ``tryAcquireOrRenew`` only restarts ``observedTime`` and the follower sleeps: these
+    attempts change nothing but the follower's clock. They are skipped in blocks of jittered
+    sleeps (``wait.Jitter``) up to the first attempt that reads at or after the last commit;
+    that attempt sees a changed record whatever it saw before, as the acquire loop then
+    does from its initial state.
+    """
+    now = attempt.copy()
+    # an attempt is skipped when its GET reads before the last commit
+    limit = last_commit - lat / 2
+    active = np.flatnonzero(now < limit)
+    fixed = (lat + rp) * np.arange(1, _SKIP_BLOCK + 1)
+    while active.size:
+        # k attempts later: k (l + RP) plus RP J times the sum of k uniforms
+        if jitter > 0:
+            reached = rng.random((active.size, _SKIP_BLOCK))
+            np.cumsum(reached, axis=1, out=reached)
+            reached *= rp * jitter
+            reached += fixed
+        else:
+            reached = np.broadcast_to(fixed, (active.size, _SKIP_BLOCK)).copy()
+        reached += now[active, None]
+        count = np.count_nonzero(reached < limit[active, None], axis=1)
+        # stop AT the first attempt reading at or after the last commit (a stopping time:
+        # the gap that crosses it is the one drawn, length bias included)
+        now[active] = reached[np.arange(active.size), np.minimum(count, _SKIP_BLOCK - 1)]
+        active = active[count == _SKIP_BLOCK]
+    return now
 
 
 def leader_commits_before(first_commit: np.ndarray, period: float, c: np.ndarray) -> np.ndarray:
