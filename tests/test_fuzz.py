@@ -294,7 +294,6 @@ def test_failover_distributions_are_distributions(cfg):
     assert release.mean() <= crash.mean() + 1e-9
 
 
-@pytest.mark.xfail(reason="needs the exact-engine fix", strict=False)
 @settings(max_examples=8, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(election_configs(min_jitter=1e-9).filter(lambda c: c.jitter_factor < 1e-3))

@@ -415,14 +415,12 @@ SLOW_CASES = [
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="needs the exact-engine fix", strict=False)
 @pytest.mark.parametrize("argv", SLOW_CASES)
 def test_long_cases_answer_within_bounds(argv):
     assert_bounded(run_child(*argv, wall_limit=_GIVE_UP))
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="needs the exact-engine fix", strict=False)
 @pytest.mark.parametrize("artifact", ["lease", "manifest"])
 def test_long_artifact_cases_answer_within_bounds(tmp_path, artifact):
     if artifact == "lease":

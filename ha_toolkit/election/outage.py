@@ -99,10 +99,43 @@ def renew_call_offsets(cfg: ElectionConfig, mode: str = "refuse") -> list[tuple[
     """
     _check_mode(mode)
     require_client_go(cfg, "the outage model")
+    return _renew_calls(cfg, mode, tail_only=False)
+
+
+# the schedule's last calls are found by jumping this many attempts short of the deadline
+_TAIL_ATTEMPTS = 4
+# a full schedule longer than this is refused (RD / RP of millions: use the tail)
+_MAX_LISTED_ATTEMPTS = 1_000_000
+
+
+def _renew_calls(cfg: ElectionConfig, mode: str, *, tail_only: bool) -> list[tuple[float, str]]:
+    """The failing cycle's calls, or with ``tail_only`` only its last few attempts.
+
+    The schedule settles at once into one of two regular forms (``f`` the time a failing call
+    takes): with ``2 f < RP`` every attempt starts on the ticker's grid ``k RP``; otherwise
+    the pending tick fires as each attempt returns, so attempt ``n`` starts at ``2 f n``. The
+    tail is therefore reached by jumping to a few attempts before ``RD``, which keeps a
+    ``RetryPeriod`` of nanoseconds against seconds of ``RenewDeadline`` from looping
+    billions of times.
+    """
     rp, rd, lat = cfg.retry_period, cfg.renew_deadline, cfg.api_latency
     failing_call = lat if mode == "refuse" else http_timeout(cfg)
-    calls: list[tuple[float, str]] = []
+    step = rp if 2 * failing_call < rp else 2 * failing_call
+    if step > 0:
+        attempts = rd / step
+    else:  # pragma: no cover - RP > 0 always
+        attempts = math.inf
     start, next_tick = 0.0, rp
+    if tail_only and attempts > 2 * _TAIL_ATTEMPTS:
+        jump = math.floor(attempts) - _TAIL_ATTEMPTS
+        start = jump * step
+        next_tick = rp * (math.floor(start / rp) + 1)
+    elif not tail_only and attempts > _MAX_LISTED_ATTEMPTS:
+        raise ValueError(
+            f"renewDeadline / retryPeriod = {attempts:.3g}: the failing cycle's "
+            f"{attempts:.3g} calls are too many to list (at most {_MAX_LISTED_ATTEMPTS:g})"
+        )
+    calls: list[tuple[float, str]] = []
     while start < rd:
         calls.append((start, "update"))
         get_at = start + failing_call
@@ -122,12 +155,18 @@ def renew_call_offsets(cfg: ElectionConfig, mode: str = "refuse") -> list[tuple[
     return calls
 
 
+def _tail_calls(cfg: ElectionConfig, mode: str) -> list[tuple[float, str]]:
+    _check_mode(mode)
+    require_client_go(cfg, "the outage model")
+    return _renew_calls(cfg, mode, tail_only=True)
+
+
 def _latest_renewing_offset(cfg: ElectionConfig, mode: str) -> float:
     """A: the latest call offset whose success still completes before the deadline."""
     lat, rd = cfg.api_latency, cfg.renew_deadline
     feasible = [
         offset
-        for offset, kind in renew_call_offsets(cfg, mode)
+        for offset, kind in _tail_calls(cfg, mode)
         # a successful Update returns after l; a GET needs its Update too
         if offset + (lat if kind == "update" else 2 * lat) <= rd
     ]
