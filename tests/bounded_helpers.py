@@ -85,9 +85,13 @@ def run_child(*argv: str, wall_limit: float = WALL_LIMIT) -> Outcome:
     env = dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1",
                OMP_NUM_THREADS="1", MPLBACKEND="Agg")
     # the child's own start-up (imports) is not the command's time: it reports its own
+    # the peak memory is the child's own VmHWM: ru_maxrss would carry over the parent's
+    # peak through fork and exec, and the test process may have grown large by then
     script = ("import sys, time; from ha_toolkit.cli import main; t = time.process_time(); "
               "w = time.perf_counter(); code = main(sys.argv[1:]); "
-              "print(f'@@seconds {time.process_time() - t} {time.perf_counter() - w}', "
+              "hwm = [int(x.split()[1]) for x in open('/proc/self/status') "
+              "if x.startswith('VmHWM:')] or [-1]; "
+              "print(f'@@seconds {time.process_time() - t} {time.perf_counter() - w} {hwm[0]}', "
               "file=sys.stderr); sys.exit(code)")
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(
@@ -111,15 +115,18 @@ def run_child(*argv: str, wall_limit: float = WALL_LIMIT) -> Outcome:
         err.seek(0)
         stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
     seconds = wall = float("inf")
+    peak_kib = -1
     lines = []
     for line in stderr.splitlines():
         if line.startswith("@@seconds "):
             seconds, wall = (float(x) for x in line.split()[1:3])
+            peak_kib = int(line.split()[3])
         else:
             lines.append(line)
-    # ru_maxrss: kilobytes on Linux; this child's own peak
+    if peak_kib < 0:  # no /proc (or the child was killed): the kernel's figure, an upper bound
+        peak_kib = usage.ru_maxrss
     return Outcome(code, stdout, "\n".join(lines) + ("\n" if lines else ""), seconds,
-                   usage.ru_maxrss * 1024, wall)
+                   peak_kib * 1024, wall)
 
 
 def assert_bounded(outcome: Outcome, *, codes: tuple[int, ...] = (0, 2)) -> None:

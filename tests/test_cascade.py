@@ -7,7 +7,6 @@ import pytest
 from scipy import stats
 
 from ha_toolkit.apiserver.apf import default_priority_levels, level_queue
-from ha_toolkit.apiserver.queues import mmck
 from ha_toolkit.availability.cascade import apf_wait_limit, lease_loss_under_apf
 from ha_toolkit.election.config import ElectionConfig
 from ha_toolkit.election.simulate_lease_loss import simulate_renew_cycles
@@ -49,10 +48,18 @@ def test_composition_agrees_with_the_monte_carlo_loop():
     lam, service = 150.0, 2.0  # overloaded: 429s, long waits and long executions
     result = lease_loss_under_apf(SCHEDULER, lam, service, current_cl=180)
     q = level_queue(LEVEL, 180, lam, service, wait_limit=1.25)
-    queue = mmck(lam, 1.0 / service, float(q.servers), float(q.capacity))
-    grid = np.linspace(0.0, 1.25, 20001)
-    cdf = np.asarray(queue.wait_cdf(grid), dtype=float)
-    cdf = cdf / cdf[-1]
+    # W | W < 1.25 of the level's M/M/c/K, from the birth-death chain's balance (a running
+    # log product) and scipy's Erlang laws, the terms summed one by one
+    c, k = int(q.servers), int(q.capacity)
+    steps = [math.log(lam * service / min(n + 1, c)) for n in range(k - 1)]
+    log_p = np.concatenate(([0.0], np.cumsum(steps)))
+    weights = np.exp(log_p - log_p.max())
+    weights /= weights.sum()
+    grid = np.linspace(0.0, 1.25, 2001)
+    cdf = np.full(grid.size, weights[:c].sum())
+    for n in range(c, k):
+        cdf += weights[n] * stats.erlang(n - c + 1, scale=service / c).cdf(grid)
+    cdf = np.maximum.accumulate(cdf / cdf[-1])
 
     def served(rng, size):  # inverse transform of W | W < limit, plus Exp(service)
         u = rng.random(size)

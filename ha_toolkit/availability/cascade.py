@@ -112,13 +112,44 @@ class LeaseUnderAPF:
         return asdict(self)
 
 
+def _accepted_wait_cdf(arrival_rate: float, service_rate: float, servers: int,
+                       capacity: int, t: np.ndarray) -> np.ndarray:
+    """``P(W <= t)`` of an accepted request of M/M/c/K, summed from positive terms.
+
+    An accepted arrival finds ``n < K`` in the system with probability ``p_n / (1 - p_K)``
+    (PASTA) and, when ``n >= c``, waits ``Erlang(n - c + 1, c mu)``. Summing the lower
+    regularized gamma functions keeps the relative precision of a tiny ``P(W <= t)`` (an
+    overloaded level, where a lease call is served only when its wait ends under the limit),
+    which ``1 - P(W > t)`` loses to round-off.
+    """
+    from scipy.special import gammainc, gammaln, logsumexp
+
+    c, k = int(servers), int(capacity)
+    load = arrival_rate / service_rate
+    n = np.arange(k)  # the states an accepted arrival can find
+    log_a = math.log(load) if load > 0 else -math.inf
+    with np.errstate(invalid="ignore"):
+        log_p = np.where(n <= c, n * log_a - gammaln(n + 1.0),
+                         c * log_a - gammaln(c + 1.0) + (n - c) * (log_a - math.log(c)))
+    log_p = np.where(n == 0, 0.0, log_p)
+    log_p -= logsumexp(log_p)
+    p = np.exp(log_p)
+    immediate = float(p[:c].sum())
+    queued = n >= c
+    x = c * service_rate * np.asarray(t, dtype=float)
+    waited = gammainc((n[queued] - c + 1.0)[None, :], x[:, None]) @ p[queued]
+    return np.minimum(immediate + waited, 1.0)
+
+
 def _served_latency(queue: Any, limit: float, service_time: float, network: float,
                     horizon: float) -> CallLatency:
     """``l + W + S`` with ``W`` the M/M/c/K wait given ``W < limit``, ``S ~ Exp``."""
     step = horizon / _GRID
     x = np.arange(_GRID + 1) * step
-    below = float(np.clip(queue.wait_cdf(limit), 0.0, 1.0))
-    w_cdf = np.clip(np.asarray(queue.wait_cdf(np.minimum(x, limit)), dtype=float), 0.0, 1.0)
+    args = (float(queue.arrival_rate), float(queue.service_rate), int(queue.servers),
+            int(queue.capacity))
+    below = float(_accepted_wait_cdf(*args, np.array([limit]))[0])
+    w_cdf = _accepted_wait_cdf(*args, np.minimum(x, limit))
     w_cdf = np.where(x >= limit, below, w_cdf) / max(below, 1e-300)
     w_pmf = np.diff(np.concatenate(([0.0], w_cdf)))
     s_pmf = np.diff(-np.expm1(-np.concatenate(([0.0], x + step / 2)) / service_time))
