@@ -147,6 +147,7 @@ FLAGS = {
     "outage_mode": "--mode",
     "max_clock_rate_ratio": "--max-clock-rate-ratio",
     "max_requests_per_second": "--max-requests-per-second",
+    "failure_threshold": "--failure-threshold",
 }
 _FIELD = re.compile(r"\b(" + "|".join(sorted(FLAGS, key=len, reverse=True)) + r")\b")
 
