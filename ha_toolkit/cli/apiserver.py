@@ -318,8 +318,11 @@ def _shuffle_hand(args: argparse.Namespace, out: TextIO) -> int:
     if args.flow_schema is not None:
         hash_value = flow_hash(args.flow_schema, args.distinguisher)
     else:
+        text = args.hash_value.strip()
+        if len(text) > 80:  # 2**64 - 1 has 20 digits, 64 in binary: never parse a megabyte
+            raise UsageError(f"--hash-value must lie in [0, 2**64), got {len(text)} characters")
         try:
-            hash_value = int(args.hash_value.strip(), 0)
+            hash_value = int(text, 0)
         except ValueError:
             raise UsageError(
                 f"--hash-value must be a whole number (decimal or 0x...), got {args.hash_value!r}"
