@@ -199,8 +199,9 @@ def _cmd_queue(args: argparse.Namespace, out: TextIO) -> int:
     from ha_toolkit.durations import parse_rate
 
     servers, pool, note = _queue_pool(args)
-    flag = {"readonly": "--max-requests-inflight", "mutating": "--max-mutating-requests-inflight"}
-    in_range(flag.get(pool, "--max-requests-inflight"), servers, 1, MAX_SERVERS)
+    flag = {"readonly": "--max-requests-inflight", "mutating": "--max-mutating-requests-inflight",
+            "apf": "--max-requests-inflight + --max-mutating-requests-inflight"}
+    in_range(flag[pool], servers, 1, MAX_SERVERS)
     capacity: float | None = float(servers)
     if args.capacity is not None:
         raw = args.capacity.strip().lower()
