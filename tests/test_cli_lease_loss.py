@@ -73,14 +73,14 @@ def test_histogram_file_csv_and_metrics(capsys, tmp_path):
         (("--preset", "kube-scheduler", "--episodes-per-day", "3", "--episode-duration", "5s",
           "--episode-mode", "latency"), "--episode-latency"),
         (("--preset", "kube-scheduler", "--episodes-per-day", "-3", "--episode-duration",
-          "5s"), "episodes_per_day"),
+          "5s"), "--episodes-per-day must be >= 0"),
         (("--preset", "nope", "--latency-quantiles", "p99=1s"), "unknown preset"),
         (("--preset", "kube-scheduler", "--latency-quantiles", "p99=1s", "--rejection", "1.5"),
          "rejection"),
         (("--preset", "kube-scheduler", "--latency-quantiles", "p99=1s", "--retry-after",
-          "-1"), "retry_after"),
+          "-1"), "--retry-after must be >= 0"),
         (("--preset", "kube-scheduler", "--episodes-per-day", "inf", "--episode-duration",
-          "5s"), "episodes_per_day"),
+          "5s"), "--episodes-per-day must be <= 86400"),
     ],
 )
 def test_bad_input_one_line_exit_2(capsys, argv, match):

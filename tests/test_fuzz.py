@@ -57,18 +57,40 @@ COMMANDS: dict[str, dict[str, list[str]]] = {
     "apf": {"--server-cl": NUMBERS + ["600"]},
     "presets": {},
 }
+# The subcommands added after the first fuzzing pass, with their own examples.
+NEW_COMMANDS: dict[str, dict[str, list[str]]] = {
+    "probe": {"--period": DURATIONS + ["1d", "2d"], "--timeout": DURATIONS + ["1d"],
+              "--failure-threshold": NUMBERS + ["10000", "10001"],
+              "--initial-delay": DURATIONS, "--startup": DURATIONS,
+              "--grace-period": DURATIONS, "--recent-restarts": NUMBERS,
+              "--failure": ["exit", "refusing", "hung", "x"]},
+    "lease-loss": {"--episodes-per-day": NUMBERS + ["2/h", "1e300/ms", "86400"],
+                   "--episode-duration": DURATIONS + ["2m", "1d"],
+                   "--episode-mode": ["refuse", "blackhole", "throttled", "latency", "x"],
+                   "--episode-latency": DURATIONS, "--retry-after": NUMBERS + ["86400"],
+                   "--rejection": NUMBERS, "--crashes-per-year": NUMBERS,
+                   "--latency-quantiles": ["p50=20ms,p99=800ms", "p99=1e308", "p50=1ns",
+                                           "p99=x", ""]},
+    "etcd-failover": {"--heartbeat-interval": DURATIONS + ["100ms", "10ms"],
+                      "--election-timeout": DURATIONS + ["1000ms", "50s", "60s"],
+                      "--members": NUMBERS + ["5", "7", "20"],
+                      "--request-timeout": DURATIONS + ["200s", "1d"]},
+}
 REQUIRED = {"outage": {"--outage": "9s"}, "queue": {"--servers": "2", "--arrival-rate": "1",
                                                     "--service-time": "1s"},
             "availability": {"--replicas": "3", "--mtbf": "30d", "--mttr": "1h"},
-            "shuffle": {"--queues": "64", "--hand-size": "8", "--elephants": "4"}}
+            "shuffle": {"--queues": "64", "--hand-size": "8", "--elephants": "4"},
+            "probe": {"--period": "10s", "--timeout": "15s", "--failure-threshold": "3",
+                      "--failure": "hung"},
+            "lease-loss": {"--episodes-per-day": "24", "--episode-duration": "5s"}}
 
 
 @st.composite
-def command_lines(draw) -> list[str]:
-    command = draw(st.sampled_from(sorted(COMMANDS)))
-    flags = COMMANDS[command]
+def command_lines(draw, commands: dict[str, dict[str, list[str]]] = COMMANDS) -> list[str]:
+    command = draw(st.sampled_from(sorted(commands)))
+    flags = commands[command]
     chosen = dict(REQUIRED.get(command, {}))
-    if command in ("failover", "outage", "overlap"):
+    if command in ("failover", "outage", "overlap", "lease-loss"):
         chosen["--preset"] = "kube-scheduler"
     for flag in draw(st.lists(st.sampled_from(sorted(flags)), max_size=4, unique=True)
                      if flags else st.just([])):
@@ -90,6 +112,23 @@ def test_fuzz_command_line(capsys, argv):
     assert_bounded(outcome)
     if outcome.code == 0 and "--json" in argv and "-h" not in argv:
         json.loads(outcome.out)  # one JSON object
+
+
+def _no_constant(constant: str):
+    raise AssertionError(f"{constant} in JSON output")
+
+
+@settings(FUZZ, max_examples=30)
+@given(command_lines(NEW_COMMANDS))
+def test_fuzz_new_command_lines(capsys, argv):
+    """probe, lease-loss, etcd-failover: answer or refuse on one line, no numpy warning
+    printed, and strict JSON (no Infinity or NaN)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        outcome = run_bounded(capsys, *argv)
+    assert_bounded(outcome)
+    if outcome.code == 0 and "--json" in argv and "-h" not in argv:
+        json.loads(outcome.out, parse_constant=_no_constant)
 
 
 # ------------------------------------------------------------------- the artifact readers

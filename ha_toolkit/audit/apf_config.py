@@ -169,6 +169,16 @@ def _bounded(value: int, source: str, place: str, low: int, high: int) -> int:
     return value
 
 
+def _check_entropy(queues: int, hand: int, source: str, place: str) -> None:
+    """The API server's validation of a level's queuing (``ValidatePriorityLevelQueuing
+    Configuration``): a hand must be dealt from the bits of one 64-bit hash."""
+    from ha_toolkit.apiserver.shuffle import MAX_HASH_BITS, required_entropy_bits
+
+    if required_entropy_bits(queues, hand) > MAX_HASH_BITS:
+        raise ArtifactError(source, place, f"required entropy bits of deckSize {queues} and "
+                            f"handSize {hand} should not be greater than {MAX_HASH_BITS}")
+
+
 def _level_row(item: Mapping[str, Any], version: str, source: str, place: str
                ) -> dict[str, Any]:
     meta = _field(item, "metadata", source, place, Mapping, required=True)
@@ -220,6 +230,7 @@ def _level_row(item: Mapping[str, Any], version: str, source: str, place: str
                      f"{qp}.handSize", 1, q)
         qll = _bounded(_field(queuing, "queueLengthLimit", source, qp, int, default=50),
                        source, f"{qp}.queueLengthLimit", 1, MAX_SEATS)
+        _check_entropy(q, h, source, f"{qp}.handSize")
         row.update(queues=q, hand_size=h, queue_length_limit=qll)
     return row
 

@@ -114,6 +114,9 @@ FAILURES = ("exit", "refusing", "hung")
 
 # Lattice points across the longest distribution built here (grid error well below 0.1 %).
 _POINTS = 4000
+# At most this many when the shortest probe period needs a finer step than _POINTS gives
+# (a second's step over a few days: still well under a second to compute).
+_MAX_POINTS = 400_000
 
 
 def _seconds(value: Any, name: str, *, positive: bool = False) -> float:
@@ -230,18 +233,54 @@ def probe_duration(probe: Probe, failure: str) -> float:
     return probe.timeout if failure == "hung" else 0.0
 
 
-def _step(span: float, step: float | None) -> float:
+def _step(span: float, step: float | None, finest: float | None = None) -> float:
     """The lattice step: given, or the smallest of 1, 2, 5 times a power of ten that puts
     at most about ``_POINTS`` points across ``span``. Probe settings are whole seconds, so
-    such a step puts every tick and threshold on the lattice and keeps them exact."""
+    such a step puts every tick and threshold on the lattice and keeps them exact.
+
+    ``finest`` is the shortest period of the probes involved: a uniform residual over it
+    needs at least one step, so the step is not coarser than it (a long span over a short
+    period then takes more points, up to ``_MAX_POINTS``).
+
+    Raises
+    ------
+    ValueError
+        When the span is not finite, or needs more than ``_MAX_POINTS`` steps of the
+        shortest period (a failure threshold or timeouts far beyond any real probe).
+    """
     if step is not None:
         return _seconds(step, "step", positive=True)
-    raw = max(span, 1.0) / _POINTS
+    if not math.isfinite(span):
+        raise ValueError("invalid probe settings: the time they span is not finite; "
+                         "give periods, timeouts and delays of at most a day")
+    h = _one_two_five_at_least(max(span, 1.0) / _POINTS)
+    if finest is not None and h > finest:
+        h = _one_two_five_at_most(finest)
+        if span / h > _MAX_POINTS:
+            raise ValueError(
+                f"invalid probe settings: failure_threshold x max(period, timeout) and the "
+                f"delays span {span:.6g} s, more than {_MAX_POINTS} steps of {h:g} s (the "
+                f"shortest period is {finest:g} s); lower the failure threshold or timeout"
+            )
+    return h
+
+
+def _one_two_five_at_least(raw: float) -> float:
+    """The smallest of 1, 2, 5 times a power of ten that is at least ``raw`` (> 0)."""
     decade = 10.0 ** math.floor(math.log10(raw))
     for factor in (1.0, 2.0, 5.0, 10.0):
         if factor * decade >= raw * (1 - 1e-12):
             return factor * decade
     return 10.0 * decade
+
+
+def _one_two_five_at_most(raw: float) -> float:
+    """The largest of 1, 2, 5 times a power of ten that is at most ``raw`` (> 0)."""
+    decade = 10.0 ** math.floor(math.log10(raw))
+    for factor in (10.0, 5.0, 2.0, 1.0):
+        if factor * decade <= raw * (1 + 1e-12):
+            return factor * decade
+    return decade / 2.0
 
 
 def _residual(period: float, step: float) -> Distribution:
@@ -284,7 +323,7 @@ def detection(
         return uniform(0.0, lo, _step(lo, step), origin=0.0)
     d = probe_duration(probe, failure)
     offset = (probe.failure_threshold - 1) * probe.spacing(failure) + d
-    h = _step(offset + probe.period, step)
+    h = _step(offset + probe.period, step, probe.period)
     return _residual(probe.period, h).shift(offset)
 
 
@@ -309,7 +348,7 @@ def startup_detection(
                          "its startup probe is not involved")
     d = probe_duration(probe, failure)
     offset = probe.initial_delay + (probe.failure_threshold - 1) * probe.spacing(failure) + d
-    h = _step(offset + probe.period, step)
+    h = _step(offset + probe.period, step, probe.period)
     return _residual(probe.period, h).shift(offset)
 
 
@@ -451,8 +490,17 @@ def serving_again(
     if not isinstance(r, Restart):
         raise ValueError(f"invalid restart {restart!r}: expected a Restart")
     span = _span(liveness, failure, r)
-    h = _step(span, step)
+    h = _step(span, step, _finest(failure, r, liveness))
     return _restart_gap(failure, r, liveness, h).shift(r.startup)
+
+
+def _finest(failure: str, r: Restart, *probes: Probe | None) -> float:
+    """The shortest period a restart's distributions are uniform over: the probes', and
+    the relist's when the process exits (only then does the kubelet wait for a relist)."""
+    periods = [p.period for p in probes if p is not None]
+    if failure == "exit":
+        periods.append(r.relist)
+    return min(periods)
 
 
 def _span(liveness: Probe, failure: str, r: Restart) -> float:
@@ -544,7 +592,7 @@ def recovery(
     for p in (readiness, startup_probe):
         if p is not None:
             span += p.period * p.success_threshold + p.initial_delay
-    h = _step(span, step)
+    h = _step(span, step, _finest(failure, r, liveness, readiness, startup_probe))
     return _restart_gap(failure, r, liveness, h) + ready_after_start(
         r, readiness, startup_probe, step=h
     )
@@ -591,7 +639,7 @@ def in_pool_window(
     r = Restart() if restart is None else restart
     kind = "refusing" if failure == "exit" else failure
     span = max(_span(liveness, failure, r), lb.failure_threshold * lb.spacing(kind) + lb.period)
-    h = _step(span, step)
+    h = _step(span, step, _finest(failure, r, liveness, lb))
     d = lb.probe_duration(kind)
     d_lb = _residual(lb.period, h).shift((lb.failure_threshold - 1) * lb.spacing(kind) + d)
     return min_of(d_lb, serving_again(liveness, failure, r, step=h))
@@ -677,7 +725,7 @@ def shutdown_errors(
     serving_until = min(delay, grace)
     stop = min(serving_until + (drain_s if send_retry_after else 0.0), grace)
     offset = (lb.failure_threshold - 1) * lb.period
-    h = _step(offset + lb.period + stop, step)
+    h = _step(offset + lb.period + stop, step, lb.period)
     d_lb = _residual(lb.period, h).shift(offset + (0.0 if lb_checks_readyz else stop))
     error = _positive_part(d_lb.shift(-stop), h)
     if send_retry_after:

@@ -82,6 +82,17 @@ def json_number(value: Any) -> Any:
     return None if math.isnan(value) else value
 
 
+def json_finite(value: Any) -> Any:
+    """:func:`json_number`, and None for an infinity too (JSON has neither), through
+    dicts and lists: for answers where an infinite value means "none" or "unbounded"."""
+    if isinstance(value, dict):
+        return {str(key): json_finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_finite(item) for item in value]
+    value = json_number(value)
+    return None if isinstance(value, float) and math.isinf(value) else value
+
+
 def seconds(value: Any) -> str:
     """A setting in seconds, as given (``15``, ``0.5``, ``86400``)."""
     return f"{float(value):.10g}"
@@ -122,6 +133,9 @@ MAX_REPLICAS = 10_000
 MAX_QUEUES = 10_000_000  # apiserver ValidatePriorityLevelQueuingConfiguration
 MAX_ENTROPY_BITS = 60  # apiserver shufflesharding.MaxHashBits
 MAX_ELEPHANTS = 10_000
+MAX_EPISODES_PER_DAY = 86_400.0  # lease-loss: one slow episode a second
+MAX_CRASHES_PER_YEAR = 525_600.0  # lease-loss: one crash a minute
+MAX_RETRY_AFTER = 86_400  # lease-loss: Retry-After seconds, a day
 
 # Model parameter -> the flag that sets it, so that a model's ValueError names the flag.
 FLAGS = {
@@ -147,6 +161,12 @@ FLAGS = {
     "outage_mode": "--mode",
     "max_clock_rate_ratio": "--max-clock-rate-ratio",
     "max_requests_per_second": "--max-requests-per-second",
+    "failure_threshold": "--failure-threshold",
+    "episodes_per_day": "--episodes-per-day",
+    "episode_duration": "--episode-duration",
+    "episode_latency": "--episode-latency",
+    "retry_after": "--retry-after",
+    "crashes_per_year": "--crashes-per-year",
 }
 _FIELD = re.compile(r"\b(" + "|".join(sorted(FLAGS, key=len, reverse=True)) + r")\b")
 

@@ -199,8 +199,9 @@ def _cmd_queue(args: argparse.Namespace, out: TextIO) -> int:
     from ha_toolkit.durations import parse_rate
 
     servers, pool, note = _queue_pool(args)
-    flag = {"readonly": "--max-requests-inflight", "mutating": "--max-mutating-requests-inflight"}
-    in_range(flag.get(pool, "--max-requests-inflight"), servers, 1, MAX_SERVERS)
+    flag = {"readonly": "--max-requests-inflight", "mutating": "--max-mutating-requests-inflight",
+            "apf": "--max-requests-inflight + --max-mutating-requests-inflight"}
+    in_range(flag[pool], servers, 1, MAX_SERVERS)
     capacity: float | None = float(servers)
     if args.capacity is not None:
         raw = args.capacity.strip().lower()
@@ -318,8 +319,11 @@ def _shuffle_hand(args: argparse.Namespace, out: TextIO) -> int:
     if args.flow_schema is not None:
         hash_value = flow_hash(args.flow_schema, args.distinguisher)
     else:
+        text = args.hash_value.strip()
+        if len(text) > 80:  # 2**64 - 1 has 20 digits, 64 in binary: never parse a megabyte
+            raise UsageError(f"--hash-value must lie in [0, 2**64), got {len(text)} characters")
         try:
-            hash_value = int(args.hash_value.strip(), 0)
+            hash_value = int(text, 0)
         except ValueError:
             raise UsageError(
                 f"--hash-value must be a whole number (decimal or 0x...), got {args.hash_value!r}"

@@ -6,10 +6,25 @@ import argparse
 import json
 from typing import Any, TextIO
 
-from ha_toolkit.cli._common import EXIT_OK, UsageError, add_json_flag, json_number, print_table
+from ha_toolkit.cli._common import (
+    EXIT_OK,
+    MAX_CRASHES_PER_YEAR,
+    MAX_EPISODES_PER_DAY,
+    MAX_RETRY_AFTER,
+    UsageError,
+    add_json_flag,
+    duration_flag,
+    in_range,
+    json_finite,
+    print_table,
+)
 from ha_toolkit.cli.election import _add_config_arguments, _config, _settings_line
 
 _MODES = ("refuse", "blackhole", "throttled", "latency")
+#: Refused and hanging episodes: the leaderless time after a loss walks each follower's
+#: retries through the episode (to about twice its mean), which takes time in proportion to
+#: the episode over the retry period; 60 periods answer in a few seconds.
+MAX_EPISODE_PERIODS = 60
 
 
 def register(commands: Any) -> None:
@@ -70,19 +85,30 @@ def _episodes_per_day(raw: str | None) -> float | None:
     if "/" in raw:
         from ha_toolkit.durations import parse_rate
 
-        return parse_rate(raw, name="--episodes-per-day") * 86_400.0
-    try:
-        return float(raw)
-    except ValueError:
-        raise UsageError(f"invalid --episodes-per-day {raw!r}: expected a number a day or a "
-                         "rate such as 2/h") from None
+        per_day = parse_rate(raw, name="--episodes-per-day") * 86_400.0
+    else:
+        try:
+            per_day = float(raw)
+        except ValueError:
+            raise UsageError(f"invalid --episodes-per-day {raw!r}: expected a number a day "
+                             "or a rate such as 2/h") from None
+    return float(in_range("--episodes-per-day", per_day, 0.0, MAX_EPISODES_PER_DAY))
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    """The plain-number flags within their bounds (issue: extreme input)."""
+    in_range("--rejection", args.rejection, 0.0, 1.0)
+    if args.rejection == 1.0:
+        raise UsageError("--rejection must be < 1 (every call rejected never renews), got 1")
+    in_range("--retry-after", args.retry_after, 0, MAX_RETRY_AFTER, unit=" s")
+    in_range("--crashes-per-year", args.crashes_per_year, 0.0, MAX_CRASHES_PER_YEAR)
 
 
 def _cmd_lease_loss(args: argparse.Namespace, out: TextIO) -> int:
-    from ha_toolkit.durations import parse_duration
     from ha_toolkit.election.lease_loss import lease_loss
 
     cfg = _config(args)
+    _check_numbers(args)
     latency = _latency(args)
     episodes = _episodes_per_day(args.episodes_per_day)
     if episodes is not None and args.episode_duration is None:
@@ -97,21 +123,32 @@ def _cmd_lease_loss(args: argparse.Namespace, out: TextIO) -> int:
     if args.episode_mode == "latency" and args.episode_latency is None:
         raise UsageError("--episode-mode latency needs --episode-latency")
     duration = (None if args.episode_duration is None
-                else parse_duration(args.episode_duration, name="--episode-duration"))
+                else duration_flag("--episode-duration", args.episode_duration, positive=True))
+    episode_latency = (None if args.episode_latency is None
+                       else duration_flag("--episode-latency", args.episode_latency))
+    if duration is not None and args.episode_mode in ("refuse", "blackhole"):
+        period = cfg.retry_period + cfg.api_latency
+        longest = MAX_EPISODE_PERIODS * period
+        if duration > longest:
+            raise UsageError(
+                f"--episode-duration must be <= {MAX_EPISODE_PERIODS} x (retry period + API "
+                f"latency) = {longest:g} s for {args.episode_mode} episodes of these settings, "
+                f"got {duration:g} s"
+            )
     result = lease_loss(
         cfg,
         latency,
         episodes_per_day=0.0 if episodes is None else episodes,
         episode_duration=duration,
         episode_mode=args.episode_mode,
-        episode_latency=args.episode_latency,
+        episode_latency=episode_latency,
         retry_after=args.retry_after,
         rejection=args.rejection,
         crashes_per_year=args.crashes_per_year,
     )
-    obj = {key: json_number(value) for key, value in result.to_dict().items()
+    obj = {key: json_finite(value) for key, value in result.to_dict().items()
            if key != "inputs"}
-    obj["inputs"] = {key: json_number(value) for key, value in result.inputs.items()}
+    obj["inputs"] = json_finite(result.inputs)
     if args.json:
         print(json.dumps(obj), file=out)
         return EXIT_OK

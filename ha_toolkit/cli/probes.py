@@ -6,9 +6,26 @@ import argparse
 import json
 from typing import Any, TextIO
 
-from ha_toolkit.cli._common import EXIT_OK, UsageError, add_json_flag, json_number, print_table
+from ha_toolkit.cli._common import (
+    EXIT_OK,
+    MAX_DURATION,
+    UsageError,
+    add_json_flag,
+    duration_flag,
+    in_range,
+    json_number,
+    print_table,
+)
 
 _KEYS = ("mean", "p50", "p99", "min", "max")
+#: periodSeconds and timeoutSeconds are whole seconds >= 1 (kubernetes
+#: pkg/apis/core/validation ``validateProbe``: ``ValidatePositiveField`` on int32 seconds).
+MIN_PROBE_SECONDS = 1.0
+#: failureThreshold: the API takes any positive int32; beyond ten thousand failures (a day
+#: of probes every 10 s is 8640) no probe is meant, and the model's lattice stays small.
+MAX_FAILURE_THRESHOLD = 10_000
+#: back-off restarts counted: the back-off is at its 300 s cap from the sixth on.
+MAX_RECENT_RESTARTS = 1_000_000
 
 
 def register(commands: Any) -> None:
@@ -47,18 +64,26 @@ def register(commands: Any) -> None:
 
 
 def _duration(value: str, flag: str) -> float:
-    from ha_toolkit.durations import parse_duration
+    """Seconds of a delay flag: >= 0 and at most a day."""
+    return duration_flag(flag, value)
 
-    return parse_duration(value, name=flag)
+
+def _probe_seconds(value: str, flag: str) -> float:
+    """Seconds of --period or --timeout: at least 1 s (the API's minimum), at most a day."""
+    seconds = duration_flag(flag, value, positive=True)
+    return float(in_range(flag, seconds, MIN_PROBE_SECONDS, MAX_DURATION, unit=" s"))
 
 
 def _liveness(args: argparse.Namespace, base: Any) -> Any:
     from ha_toolkit.availability.probes import Probe
 
+    threshold = args.failure_threshold
+    if threshold is not None:
+        in_range("--failure-threshold", threshold, 1, MAX_FAILURE_THRESHOLD)
     given = {
-        "period": None if args.period is None else _duration(args.period, "--period"),
-        "timeout": None if args.timeout is None else _duration(args.timeout, "--timeout"),
-        "failure_threshold": args.failure_threshold,
+        "period": None if args.period is None else _probe_seconds(args.period, "--period"),
+        "timeout": None if args.timeout is None else _probe_seconds(args.timeout, "--timeout"),
+        "failure_threshold": threshold,
         "initial_delay": (None if args.initial_delay is None
                           else _duration(args.initial_delay, "--initial-delay")),
     }
@@ -71,10 +96,6 @@ def _liveness(args: argparse.Namespace, base: Any) -> Any:
     values = {k: getattr(base, k) for k in
               ("period", "timeout", "failure_threshold", "success_threshold", "initial_delay")}
     values.update({k: v for k, v in given.items() if v is not None})
-    for flag, key in (("--period", "period"), ("--timeout", "timeout"),
-                      ("--failure-threshold", "failure_threshold")):
-        if given[key] is not None and not given[key] > 0:
-            raise UsageError(f"invalid {flag} {given[key]!r}: must be > 0")
     return Probe(**values)
 
 
@@ -95,8 +116,7 @@ def _cmd_probe(args: argparse.Namespace, out: TextIO) -> int:
             raise UsageError(f"{args.manifest}: the pod has no livenessProbe; give --period, "
                              "--timeout and --failure-threshold")
     live = _liveness(args, None if pod is None else pod["liveness"])
-    if args.recent_restarts < 0:
-        raise UsageError(f"invalid --recent-restarts {args.recent_restarts}: must be >= 0")
+    in_range("--recent-restarts", args.recent_restarts, 0, MAX_RECENT_RESTARTS)
     grace = 30.0 if pod is None else pod["grace_period"]
     if args.grace_period is not None:
         grace = _duration(args.grace_period, "--grace-period")

@@ -501,8 +501,12 @@ def renew_cycle_loss(
         delay = rejection_delay
     else:
         delay = CallLatency.point(parse_duration(rejection_delay, name="rejection_delay"))
+    # a Retry-After beyond both the call timeout and the renew deadline is never waited
+    # out (the call and the renewal give up first): it acts as one just beyond them, and
+    # the lattice does not grow with it
+    waited = min(int(retry_after), math.ceil(max(tau, rd)) + 1)
     if step is None:
-        step = _default_step(rd, [rp, rd, tau, float(retry_after)])
+        step = _default_step(rd, [rp, rd, tau, float(waited)])
     step = float(step)
     if not (math.isfinite(step) and step > 0):
         raise ValueError(f"step must be a finite duration > 0, got {step!r}")
@@ -512,7 +516,7 @@ def renew_cycle_loss(
                          f"{_MAX_CELLS}")
     k_tau = max(1, _index(tau, step))
     kw = {"rejection": rejection, "rejection_pmf": delay.attempt_pmf(step, k_tau),
-          "retry_cells": _index(float(retry_after), step), "max_retries": retries}
+          "retry_cells": _index(float(waited), step), "max_retries": retries}
     put_ok, put_fail = _call_outcome(put.attempt_pmf(step, k_tau), k_tau, **kw)
     if get is put:
         get_ok, get_fail = put_ok, put_fail
@@ -753,8 +757,9 @@ class ExponentialLengths:
         return np.where(x > 0, -np.expm1(-np.maximum(x, 0.0) / self.scale), 0.0)
 
     def ppf(self, q: Any) -> Any:
-        """The quantile function, ``-mean * log(1 - q)``."""
-        return -self.scale * np.log1p(-np.asarray(q, dtype=float))
+        """The quantile function, ``-mean * log(1 - q)`` (inf where it overflows)."""
+        with np.errstate(over="ignore"):  # a huge mean: inf, which callers refuse
+            return -self.scale * np.log1p(-np.asarray(q, dtype=float))
 
 
 def exponential_lengths(mean: float | str) -> ExponentialLengths:
