@@ -21,7 +21,8 @@ def test_json_keys_and_values(capsys):
         "3",
         "--pre-vote",
     )
-    assert set(obj) == KEYS | {"write_stall"}
+    assert set(obj) == KEYS | {"write_stall", "inputs", "version"}
+    assert obj["inputs"]["members"] == 3 and obj["inputs"]["pre_vote"] is True
     assert set(obj["write_stall"]) == KEYS
     # with pre-vote and nothing ignored twice the leader comes within two timeouts
     assert 0.9 <= obj["min"] <= obj["p50"] <= obj["p99"] <= obj["max"] <= 1.9 + 1e-9

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 from typing import Any, TextIO
 
 from ha_toolkit.cli._common import (
@@ -15,6 +14,7 @@ from ha_toolkit.cli._common import (
     duration_flag,
     in_range,
     json_finite,
+    print_json,
     print_table,
 )
 
@@ -112,7 +112,7 @@ def _cmd_etcd_failover(args: argparse.Namespace, out: TextIO) -> int:
     result = _summary(failover(cfg))
     result["write_stall"] = _summary(write_stall(cfg))
     if args.json:
-        print(json.dumps(result), file=out)
+        print_json(json_finite(result), dataclasses.asdict(cfg), out)
         return EXIT_OK
     print(
         f"etcd: {cfg.members} members, heartbeat {cfg.heartbeat_interval * 1000:g} ms, "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any, TextIO
 
 from ha_toolkit.cli._common import (
@@ -16,6 +15,7 @@ from ha_toolkit.cli._common import (
     duration_flag,
     in_range,
     json_finite,
+    print_json,
     print_table,
 )
 from ha_toolkit.cli.election import _add_config_arguments, _config, _settings_line
@@ -150,7 +150,8 @@ def _cmd_lease_loss(args: argparse.Namespace, out: TextIO) -> int:
            if key != "inputs"}
     obj["inputs"] = json_finite(result.inputs)
     if args.json:
-        print(json.dumps(obj), file=out)
+        answer = {key: value for key, value in obj.items() if key != "inputs"}
+        print_json(answer, obj["inputs"], out)
         return EXIT_OK
     label = cfg.name if cfg.name else "custom"
     print(f"{label}: leadership lost to a slow API (per-call timeout "

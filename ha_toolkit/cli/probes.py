@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any, TextIO
 
 from ha_toolkit.cli._common import (
@@ -13,7 +12,9 @@ from ha_toolkit.cli._common import (
     add_json_flag,
     duration_flag,
     in_range,
+    json_finite,
     json_number,
+    print_json,
     print_table,
 )
 
@@ -151,7 +152,9 @@ def _cmd_probe(args: argparse.Namespace, out: TextIO) -> int:
         "recovery": _summary(rec),
     }
     if args.json:
-        print(json.dumps(result), file=out)
+        # the probe settings are in the answer; the inputs say where they came from
+        inputs = {"failure": args.failure, "manifest": args.manifest}
+        print_json(json_finite(result), inputs, out)
         return EXIT_OK
     print(f"liveness: every {live.period:g}s, timeout {live.timeout:g}s, "
           f"{live.failure_threshold} failures; failure: {args.failure}", file=out)
