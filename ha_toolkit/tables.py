@@ -221,9 +221,13 @@ def _is_number(value: Any) -> bool:
 
 
 def _content_id(frame: pd.DataFrame, caption: str | None) -> str:
-    """A short id from the table's content: stable across runs, distinct between tables."""
+    """A short id from the table's content: stable across runs, distinct between tables.
+
+    Numbers enter with four significant digits, as shown: a change in the last bits of a
+    float (another machine, another BLAS) must not change the stored HTML of a notebook.
+    """
     digest = hashlib.sha256()
     digest.update(repr(list(frame.columns)).encode())
-    digest.update(frame.to_csv().encode())
+    digest.update(frame.to_csv(float_format="%.4g").encode())
     digest.update(repr(caption).encode())
     return digest.hexdigest()[:10]

@@ -148,3 +148,16 @@ def test_plain_text_form_is_the_formatted_table(frame):
     assert "0x" not in text  # no memory address: stored notebook outputs stay the same
     assert text.splitlines()[0].split() == ["lease", "duration", "p99", "(s)"]
     assert text.splitlines()[1].split() == ["15", "19.62"]
+
+
+def test_html_is_the_same_when_numbers_differ_below_the_digits_shown():
+    # stored notebook outputs must not change with round-off in the last bits
+    import pandas as pd
+
+    from ha_toolkit.tables import styled_table
+
+    first = styled_table(pd.DataFrame({"p99 (s)": [18670.000000001, 0.12345671]})).to_html()
+    again = styled_table(pd.DataFrame({"p99 (s)": [18670.000000002, 0.12345672]})).to_html()
+    other = styled_table(pd.DataFrame({"p99 (s)": [18680.0, 0.12345672]})).to_html()
+    assert first == again
+    assert first != other
