@@ -139,3 +139,39 @@ def test_renewal_overshoot_matches_the_walk():
         walked = walk_first_passage(gap, gap, level) - level
         assert overshoot.total == pytest.approx(1.0, abs=1e-9)
         assert overshoot.mean() == pytest.approx(walked.mean(), abs=step)
+
+
+def walk_through_outage(polls, outage, lat, normal_gap, outage_gap):
+    """The follower's attempts one at a time: normal gaps before the outage, its gap in it."""
+    done = []
+    pending = polls
+    for _ in range(100_000):
+        before, rest = pending.split_at(-lat / 2)
+        during, after = rest.split_at(outage - lat / 2)
+        if after.total > 0:
+            done.append(after)
+        moved = [part + gap for part, gap in ((before, normal_gap), (during, outage_gap))]
+        moved = [m for m in moved if m.total > 0]
+        if not moved:
+            return measure_sum(*done)
+        pending = measure_sum(*moved)
+    raise AssertionError("walk did not end")  # pragma: no cover
+
+
+def test_outage_passages_match_the_walk():
+    """Two first passages (before the outage, then through it) against the two-level walk."""
+    from ha_toolkit.election.outage import _first_poll_after_outage
+
+    rng = np.random.default_rng(3)
+    for _ in range(25):
+        step = float(rng.choice([0.0333, 0.1, 0.25]))
+        normal_gap = random_gap(rng, step)
+        outage_gap = normal_gap + float(rng.integers(0, 40)) * step
+        polls = random_start(rng, step).shift(-float(rng.uniform(0, 20)))
+        # short outages too: then the first attempts after the outage start straddle its end
+        outage = float(rng.uniform(0.2, 3.0)) * normal_gap.support()[1]
+        lat = float(rng.uniform(0, 0.2))
+        one_pass = _first_poll_after_outage(polls, outage, lat, normal_gap, outage_gap)
+        walked = walk_through_outage(polls, outage, lat, normal_gap, outage_gap)
+        assert one_pass.total == pytest.approx(1.0, abs=1e-9)
+        assert _cdf_distance(one_pass, walked) < 1e-9, (step, normal_gap, outage, lat)
