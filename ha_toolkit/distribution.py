@@ -908,7 +908,9 @@ def first_passage(start: Distribution, gap: Distribution, level: float) -> Distr
 
     Every measure is cut at the level once only: ``split_at`` keeps the below-level share
     ``f`` of a straddling cell spread over the whole cell, so a second cut would keep
-    ``f * f`` of it and lose mass.
+    ``f * f`` of it and lose mass. For the same reason, do not pass as ``start`` a part
+    already cut at ``level`` (the first part of ``split_at(level)``): pass that part plus
+    one gap, the next events, instead.
     """
     level = float(level)
     below, above = start.split_at(level)
