@@ -792,11 +792,8 @@ def renewal_measure(gap: Distribution, level: float) -> Distribution:
     lo, _ = gap.support()
     if not lo > 0:
         raise ValueError("gap must be bounded away from 0 for the renewal measure to be finite")
-    offset = gap.t0 / step
-    if abs(offset - round(offset)) > 1e-6:
-        gap = gap.regrid(step, 0.0)
-        offset = gap.t0 / step
-    first = int(round(offset))
+    gap = _on_lattice_through_zero(gap)
+    first = int(round(gap.t0 / step))
     n = max(math.ceil(level / step - _LATTICE_TOL) + 1, 1)
     if first > n:  # no renewal before the level: the event at 0 alone
         return Distribution(0.0, step, [1.0], [], _defective=True)
@@ -830,6 +827,14 @@ def renewal_measure(gap: Distribution, level: float) -> Distribution:
     return below
 
 
+def _on_lattice_through_zero(gap: Distribution) -> Distribution:
+    """``gap`` on the lattice ``k * step`` (an atom off it is split between its neighbours)."""
+    offset = gap.t0 / gap.step
+    if abs(offset - round(offset)) > 1e-6:
+        return gap.regrid(gap.step, 0.0)
+    return gap
+
+
 def _fft_size(n: int) -> int:
     from scipy import fft as sp_fft
 
@@ -853,6 +858,8 @@ def renewal_overshoot(gap: Distribution, level: float) -> Distribution:
         raise ValueError("gap must be bounded away from 0 for the overshoot to terminate")
     if level <= 0:
         return gap - level if level else gap
+    # the jumps over the level take the gap the renewal measure was solved with
+    gap = _on_lattice_through_zero(gap)
     measure = renewal_measure(gap, level)
     # only events in the last longest gap before the level can jump over it
     _, window = measure.split_at(level - hi - 2 * gap.step)
@@ -890,22 +897,41 @@ def first_passage(start: Distribution, gap: Distribution, level: float) -> Distr
     """Measure of the first event at or above ``level`` of a renewal process.
 
     The first event is at ``start`` (a measure: its total is kept), each next one ``gap``
-    later. The events of the paths that start below the level form the measure
-    ``start_below * U`` (``U``: the renewal measure of the gap, :func:`renewal_measure`),
-    solved in one pass; the first passage is the part at or above the level of that measure
-    below the level plus one gap, added to ``start``'s part at or above the level. Exact up
-    to the lattice (a cell that straddles the level is split in proportion to length).
+    later. The events of the paths that start below the level are ``start_below`` and, after
+    it, ``(start_below + gap) * U`` (``U``: the renewal measure of the gap,
+    :func:`renewal_measure`, solved in one pass); the first passage is the part at or above
+    the level of those events below the level plus one gap, added to ``start``'s part at or
+    above the level. It equals the walk that adds one gap at a time to what is still below
+    the level (:meth:`Distribution.split_at` and ``+``) up to round-off, and is exact up to
+    the lattice (a cell that straddles the level is split in proportion to length; a gap off
+    the lattice ``k * step`` is first moved onto it, its atoms split between neighbours).
+
+    Every measure is cut at the level once only: ``split_at`` keeps the below-level share
+    ``f`` of a straddling cell spread over the whole cell, so a second cut would keep
+    ``f * f`` of it and lose mass. For the same reason, do not pass as ``start`` a part
+    already cut at ``level`` (the first part of ``split_at(level)``): pass that part plus
+    one gap, the next events, instead.
     """
     level = float(level)
     below, above = start.split_at(level)
     if below.total <= 0:
         return above
     lo, _ = below.support()
-    _, hi = gap.support()
-    events = below + renewal_measure(gap, level - lo)
-    events, _ = events.split_at(level)
+    # the jumps over the level take the gap the renewal measure was solved with
+    gap = _on_lattice_through_zero(gap)
+    g_lo, hi = gap.support()
+    step = gap.step
+    # The later events, (below + gap) * U, are cut at the level once, here: below was cut
+    # already, and U reaches two steps past what the earliest path needs, so no cell of it
+    # that lands at the level was cut before.
+    later = below + gap
+    reach = level - lo - g_lo + 2 * step
+    if reach > 0:
+        later = later + renewal_measure(gap, reach)
+    later, _ = later.split_at(level)
+    events = measure_sum(below, later) if later.total > 0 else below
     # only events in the last longest gap before the level can jump over it
-    _, window = events.split_at(level - hi - 2 * gap.step)
+    _, window = events.split_at(level - hi - 2 * step)
     if window.total <= 0:
         return above
     _, jumped = (window._trimmed() + gap).split_at(level)

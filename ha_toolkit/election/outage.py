@@ -48,6 +48,7 @@ import numpy as np
 from ha_toolkit.distribution import (
     Distribution,
     equilibrium,
+    first_passage,
     measure_sum,
     min_of,
     mixture,
@@ -316,24 +317,18 @@ def _first_poll_after_outage(
     ``polls`` is the (sub-probability) measure of one attempt's start, relative to the outage
     start. An attempt whose GET acts before the outage or during it is followed by the next
     one after ``normal_gap`` or ``outage_gap``; the walk goes on until every path has an
-    attempt acting at or after ``outage``.
-
-    The walk goes attempt by attempt: :func:`ha_toolkit.distribution.first_passage` solves
-    it in one pass but loses up to about 1 % of the mass at some levels on coarse lattices,
-    so it is not used here until that is resolved.
+    attempt acting at or after ``outage`` (:func:`ha_toolkit.distribution.first_passage`).
     """
-    done = []
-    pending = polls
-    while pending.total > _NEGLIGIBLE:
-        before, rest = pending.split_at(-lat / 2)
-        during, after = rest.split_at(outage - lat / 2)
-        done.append(after)
-        moved = [part + gap for part, gap in ((before, normal_gap), (during, outage_gap))]
-        moved = [m for m in moved if m.total > 0]
-        if not moved:
-            break
-        pending = measure_sum(*moved)
-    return measure_sum(*done)
+    # the walk up to the outage start with the normal gap, then through it with the
+    # outage's: two first passages, each solved in one pass
+    started = first_passage(polls, normal_gap, -lat / 2)
+    during, after = started.split_at(outage - lat / 2)
+    if during.total <= _NEGLIGIBLE:
+        return after
+    # the second passage starts at the attempts after those acting during the outage: passed
+    # ``during`` itself, it would cut the cell straddling the level a second time
+    through = first_passage(during + outage_gap, outage_gap, outage - lat / 2)
+    return measure_sum(after, through) if after.total > 0 else through
 
 
 def leaderless_after_outage(
