@@ -10,6 +10,7 @@ from typing import Any, TextIO
 from ha_toolkit.cli._common import (
     EXIT_FAILURE,
     EXIT_OK,
+    FLAGS,
     MAX_CANDIDATES,
     MAX_JITTER_FACTOR,
     PROG,
@@ -470,15 +471,10 @@ def _cmd_overlap(args: argparse.Namespace, out: TextIO) -> int:
 _MAX_CLOCK_RATE_RATIO = 1000.0
 
 _TARGET_FLAGS = {
-    "max_p99_failover": "--max-p99-failover",
-    "max_p99_release": "--max-p99-release",
-    "survive_outage": "--survive-outage",
-    "min_survival": "--min-survival",
-    "outage_mode": "--mode",
-    "max_clock_rate_ratio": "--max-clock-rate-ratio",
-    "max_requests_per_second": "--max-requests-per-second",
-    "allow_zero_margin": "--allow-zero-margin",
-}
+    field: FLAGS[field]
+    for field in ("max_p99_failover", "max_p99_release", "survive_outage", "min_survival",
+                  "outage_mode", "max_clock_rate_ratio", "max_requests_per_second")
+} | {"allow_zero_margin": "--allow-zero-margin"}
 
 
 def _add_target_arguments(sub: argparse.ArgumentParser, *, failover_required: bool) -> None:
