@@ -321,7 +321,8 @@ class _TooManyDigitsError(Exception):
 
 
 def _json_int(literal: str) -> int:
-    if len(literal.lstrip("+-")) > MAX_INT_DIGITS:
+    # called once per integer of the file: the common short literal costs one len()
+    if len(literal) > MAX_INT_DIGITS and len(literal.lstrip("+-")) > MAX_INT_DIGITS:
         raise _TooManyDigitsError(len(literal.lstrip("+-")))
     return int(literal)
 
