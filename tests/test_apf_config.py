@@ -10,6 +10,7 @@ import warnings
 
 import pytest
 from cli_helpers import assert_usage_error, run, run_json
+from dealer_reference import upstream_deal
 
 from ha_toolkit.audit import ArtifactError, ArtifactWarning, audit, sample_artifacts
 from ha_toolkit.audit.apf_config import (
@@ -31,18 +32,6 @@ REFERENCE_NOMINAL = {"exempt": 0, "catch-all": 13, "system": 74, "node-high": 98
                      "global-default": 49}
 
 
-def literal_deal(deck: int, hand: int, value: int) -> list[int]:
-    rem = []
-    for i in range(hand):
-        value, r = divmod(value, deck - i)
-        rem.append(r)
-    out = []
-    for i in range(hand):
-        card = rem[i]
-        for j in range(i, 0, -1):
-            card += card >= rem[j - 1]
-        out.append(card)
-    return out
 
 
 def flow_hash_by_hand(schema: str, distinguisher: str) -> int:
@@ -183,7 +172,7 @@ def test_queue_sharing_is_the_servers_deal():
     hands = {}
     for r in sharing.to_dict("records"):
         q, h = queues[r["priority_level"]]
-        expected = literal_deal(q, h, flow_hash_by_hand(r["flow_schema"], r["distinguisher"]))
+        expected = upstream_deal(q, h, flow_hash_by_hand(r["flow_schema"], r["distinguisher"]))
         assert r["hand"] == ";".join(map(str, expected))
         hands[(r["priority_level"], r["distinguisher"])] = set(expected)
     for r in sharing.to_dict("records"):

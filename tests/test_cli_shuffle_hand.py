@@ -6,28 +6,14 @@ import hashlib
 
 import pytest
 from cli_helpers import assert_usage_error, run, run_json
-
-
-def reference_deal(deck: int, hand: int, value: int) -> list[int]:
-    """shufflesharding.go ``Deal``: remainders, then each pushed past the earlier ones."""
-    rem = []
-    for i in range(hand):
-        value, r = divmod(value, deck - i)
-        rem.append(r)
-    out = []
-    for i in range(hand):
-        card = rem[i]
-        for j in range(i, 0, -1):
-            card += card >= rem[j - 1]
-        out.append(card)
-    return out
+from dealer_reference import upstream_deal
 
 
 @pytest.mark.parametrize("value", ["1001001001", "0xFFFFFFFFFFFFFFFF", "0"])
 def test_hash_value_prints_the_hand(capsys, value):
     obj = run_json(capsys, "shuffle", "--queues", "128", "--hand-size", "6",
                    "--hash-value", value)
-    assert obj["hand"] == reference_deal(128, 6, int(value, 0))
+    assert obj["hand"] == upstream_deal(128, 6, int(value, 0))
     assert obj["hash_value"] == int(value, 0)
 
 
@@ -37,7 +23,7 @@ def test_flow_schema_hashes_name_and_distinguisher(capsys):
     obj = run_json(capsys, "shuffle", "--queues", "16", "--hand-size", "4",
                    "--flow-schema", "system-leader-election",
                    "--distinguisher", "system:kube-scheduler")
-    assert obj["hand"] == reference_deal(16, 4, value)
+    assert obj["hand"] == upstream_deal(16, 4, value)
     assert obj["hash_value"] == value
     assert obj["inputs"]["flow_schema"] == "system-leader-election"
     code, out, _ = run(capsys, "shuffle", "--queues", "16", "--hand-size", "4",

@@ -15,28 +15,9 @@ import math
 
 import numpy as np
 import pytest
+from dealer_reference import MASK64, upstream_deal
 
 from ha_toolkit.apiserver.shuffle import Dealer, flow_hand, flow_hash
-
-MASK64 = (1 << 64) - 1
-
-
-def upstream_deal(deck_size: int, hand_size: int, hash_value: int) -> list[int]:
-    """``Dealer.Deal`` as written in shufflesharding.go."""
-    remainders = [0] * 15
-    for i in range(hand_size):
-        hash_value_next = (hash_value // (deck_size - i)) & MASK64
-        remainders[i] = (hash_value - ((deck_size - i) * hash_value_next)) & MASK64
-        hash_value = hash_value_next
-    hand = []
-    for i in range(hand_size):
-        card = remainders[i]
-        for j in range(i, 0, -1):
-            if card >= remainders[j - 1]:
-                card += 1
-        hand.append(card)
-    return hand
-
 
 CONFIGS = [(9, 3), (9, 1), (16, 4), (64, 6), (128, 6), (128, 8), (256, 7), (512, 6),
            (1024, 6), (6, 6), (12, 12), (1, 1)]
